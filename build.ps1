@@ -1,0 +1,228 @@
+<#
+.SYNOPSIS
+The one entry point to build, test, demonstrate and package d365fo.interactive.
+
+.DESCRIPTION
+Tasks:
+  Build    (default) cargo build --release of the Rust workspace, dotnet build of dotnet-shim/, and the
+           importable module assembled at out/d365fo.interactive/. Nothing that did not change is rebuilt.
+  Test     Build, then cargo test and the Pester suite (tests/pester) in a fresh pwsh against the built
+           module. Ends with a line "N passed, N failed" and a non-zero exit code on any failure.
+  Demo     Build, then a real device code sign-in with the module against the bundled local authority
+           (no tenant needed). -AutoApprove approves by itself after a few seconds.
+  Package  Build, then a versioned module folder and a .nupkg under out/package/.
+  Bench    Build, then the benchmarks (tests/bench), printed as a markdown table.
+  Clean    Remove every build output (out/, target/, .packages/, dotnet-shim/bin and obj).
+
+Rust crates come from crates.io where it answers. Where it does not, they are provisioned from Debian's
+archive into a cache outside the clone (~/.cache/d365fo.interactive). Force either with the environment
+variable D365FO_CRATES=crates-io or D365FO_CRATES=debian.
+
+.PARAMETER Task
+Build (default), Test, Demo, Package, Bench or Clean.
+
+.PARAMETER AutoApprove
+Demo only: the local authority approves the sign-in by itself after a few seconds (for CI and unattended runs).
+
+.PARAMETER TestPath
+Test only: run just these Pester files or folders (default: all of tests/pester). Cargo tests run unless -SkipCargoTests.
+
+.PARAMETER SkipCargoTests
+Test only: skip cargo test (for a quick Pester-only iteration).
+
+.EXAMPLE
+dotnet tool restore && dotnet tool run pwsh -File ./build.ps1 -Task Test
+
+.EXAMPLE
+dotnet tool restore && dotnet tool run pwsh -File ./build.ps1 -Task Demo
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Bench', 'Clean')]
+    [string] $Task = 'Build',
+    [switch] $AutoApprove,
+    [string[]] $TestPath,
+    [switch] $SkipCargoTests
+)
+
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+$PSNativeCommandUseErrorActionPreference = $false
+
+$Root = $PSScriptRoot
+$Out = Join-Path $Root 'out'
+$ModuleName = 'd365fo.interactive'
+$ModuleOut = Join-Path $Out $ModuleName
+$CacheRoot = if ($env:XDG_CACHE_HOME) { Join-Path $env:XDG_CACHE_HOME $ModuleName }
+             elseif ($IsWindows) { Join-Path $env:LOCALAPPDATA $ModuleName }
+             else { Join-Path $HOME ".cache/$ModuleName" }
+
+. (Join-Path $Root '.build/DebianCrates.ps1')
+. (Join-Path $Root '.build/Help.ps1')
+
+function Invoke-Native {
+    # Runs a native command and stops the build when it fails.
+    param([Parameter(Mandatory)] [string] $Command, [string[]] $Arguments = @())
+    & $Command @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "'$Command $($Arguments -join ' ')' failed with exit code $LASTEXITCODE." }
+}
+
+function Get-WorkspaceVersion {
+    $toml = Get-Content -Raw (Join-Path $Root 'Cargo.toml')
+    if ($toml -notmatch '(?ms)^\[workspace\.package\].*?^version\s*=\s*"([^"]+)"') { throw 'No [workspace.package] version in Cargo.toml.' }
+    $Matches[1]
+}
+
+function Get-HostRid {
+    $arch = [Runtime.InteropServices.RuntimeInformation]::ProcessArchitecture.ToString().ToLowerInvariant()
+    $os = if ($IsWindows) { 'win' } elseif ($IsMacOS) { 'osx' } else { 'linux' }
+    "$os-$arch"
+}
+
+function Get-NativeLibraryName {
+    if ($IsWindows) { 'd365fo_interactive.dll' } elseif ($IsMacOS) { 'libd365fo_interactive.dylib' } else { 'libd365fo_interactive.so' }
+}
+
+function Get-CargoArguments {
+    # Decides where crates come from: crates.io when it answers, else Debian's archive (see .build/DebianCrates.ps1).
+    $mode = $env:D365FO_CRATES
+    if (-not $mode) {
+        $mode = 'debian'
+        try {
+            $null = Invoke-WebRequest -Uri 'https://index.crates.io/config.json' -TimeoutSec 5 -UseBasicParsing
+            $mode = 'crates-io'
+        } catch { }
+        if ($IsWindows -or $IsMacOS) { $mode = 'crates-io' }  # Debian's copies strip Windows/macOS-only dependencies
+    }
+    switch ($mode) {
+        'crates-io' { Write-Host 'Rust crates: from crates.io (plain cargo).'; return @() }
+        'debian' { $config = Install-DebianCrates -CacheRoot (Join-Path $CacheRoot 'debian-crates'); return @('--config', $config) }
+        default { throw "D365FO_CRATES must be 'crates-io' or 'debian', not '$mode'." }
+    }
+}
+
+function Copy-IfChanged([string] $Source, [string] $Destination) {
+    # Keeps out/ stable: a file is copied only when its content differs, so a second build touches nothing.
+    if (Test-Path $Destination) {
+        if ((Get-FileHash $Source).Hash -eq (Get-FileHash $Destination).Hash) { return }
+    }
+    New-Item -ItemType Directory -Force (Split-Path $Destination) | Out-Null
+    Copy-Item -LiteralPath $Source -Destination $Destination -Force
+}
+
+function Set-ContentIfChanged([string] $Path, [string] $Value) {
+    if ((Test-Path $Path) -and (Get-Content -Raw $Path) -ceq $Value) { return }
+    New-Item -ItemType Directory -Force (Split-Path $Path) | Out-Null
+    Set-Content -LiteralPath $Path -Value $Value -NoNewline -Encoding utf8
+}
+
+$script:CargoArgs = $null
+function Invoke-Cargo([string[]] $Arguments) {
+    if ($null -eq $script:CargoArgs) { $script:CargoArgs = @(Get-CargoArguments) }
+    Invoke-Native cargo (@($Arguments) + $script:CargoArgs)
+}
+
+function Invoke-Build {
+    $version = Get-WorkspaceVersion
+    Write-Host "== Build d365fo.interactive $version"
+    Invoke-Cargo @('build', '--release', '--workspace')
+    Invoke-Native dotnet @('build', (Join-Path $Root 'dotnet-shim/d365fo.interactive.csproj'), '-c', 'Release', "-p:Version=$version", '--nologo', '-v', 'q', '-clp:NoSummary')
+
+    $rid = Get-HostRid
+    $lib = Get-NativeLibraryName
+    Copy-IfChanged (Join-Path $Root "target/release/$lib") (Join-Path $ModuleOut "runtimes/$rid/native/$lib")
+    Copy-IfChanged (Join-Path $Root 'dotnet-shim/bin/Release/netstandard2.0/d365fo.interactive.dll') (Join-Path $ModuleOut 'd365fo.interactive.dll')
+    Get-ChildItem (Join-Path $Root 'module') -File -Recurse | Where-Object Name -ne 'd365fo.interactive.psd1' | ForEach-Object {
+        Copy-IfChanged $_.FullName (Join-Path $ModuleOut ([IO.Path]::GetRelativePath((Join-Path $Root 'module'), $_.FullName)))
+    }
+    $manifest = (Get-Content -Raw (Join-Path $Root 'module/d365fo.interactive.psd1')) -replace "ModuleVersion\s*=\s*'[^']*'", "ModuleVersion        = '$version'"
+    Set-ContentIfChanged (Join-Path $ModuleOut 'd365fo.interactive.psd1') $manifest
+    Build-Help -SourceDir (Join-Path $Root 'module/help') -ModuleDir $ModuleOut
+    Write-Host "Module: $ModuleOut"
+}
+
+function Get-Pester {
+    $version = '5.9.1'
+    $packages = Join-Path $Root '.packages'
+    $psd1 = Join-Path $packages "pester/$version/tools/Pester.psd1"
+    if (-not (Test-Path $psd1)) {
+        $proj = Join-Path $packages 'restore/pester.csproj'
+        Set-ContentIfChanged $proj @"
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup><TargetFramework>netstandard2.0</TargetFramework></PropertyGroup>
+  <ItemGroup><PackageDownload Include="Pester" Version="[$version]" /></ItemGroup>
+</Project>
+"@
+        Write-Host "Pester ${version}: restoring from NuGet into $packages"
+        Invoke-Native dotnet @('restore', $proj, '--packages', $packages, '--nologo', '-v', 'q')
+    }
+    $psd1
+}
+
+function Get-PwshCommand {
+    # A fresh pwsh for tests: the one running this script.
+    $exe = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+    if (Test-Path $exe) { return @($exe) }
+    $dll = Join-Path $PSHOME 'pwsh.dll'
+    return @('dotnet', $dll)
+}
+
+function Invoke-Test {
+    Invoke-Build
+    $passed = 0; $failed = 0; $skipped = 0
+    if (-not $SkipCargoTests) {
+        Write-Host '== cargo test'
+        if ($null -eq $script:CargoArgs) { $script:CargoArgs = @(Get-CargoArguments) }
+        $cargoOut = & cargo test --release --workspace @script:CargoArgs 2>&1 | ForEach-Object { $s = "$_"; Write-Host $s; $s }
+        $cargoExit = $LASTEXITCODE
+        foreach ($line in $cargoOut) {
+            if ($line -match 'test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored') {
+                $passed += [int]$Matches[1]; $failed += [int]$Matches[2]; $skipped += [int]$Matches[3]
+            }
+        }
+        if ($cargoExit -ne 0 -and $failed -eq 0) { $failed++; Write-Host "cargo test exited with $cargoExit" }
+    }
+
+    Write-Host '== Pester'
+    $pester = Get-Pester
+    $paths = if ($TestPath) { $TestPath | ForEach-Object { (Resolve-Path $_).Path } } else { @(Join-Path $Root 'tests/pester') }
+    $resultFile = Join-Path $Out 'pester-result.json'
+    Remove-Item $resultFile -ErrorAction SilentlyContinue
+    $runner = Join-Path $Root 'tests/Invoke-PesterRun.ps1'
+    $pwsh = @(Get-PwshCommand)
+    $env:D365FO_TEST_MODULE = $ModuleOut
+    $env:D365FO_TEST_FAKE_AUTHORITY = Join-Path $Root ('target/release/fake_authority' + ($IsWindows ? '.exe' : ''))
+    $env:D365FO_TEST_REPO = $Root
+    & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -File $runner -PesterPath $pester -Path ($paths -join [IO.Path]::PathSeparator) -ResultFile $resultFile
+    if (Test-Path $resultFile) {
+        $r = Get-Content -Raw $resultFile | ConvertFrom-Json
+        $passed += $r.Passed; $failed += $r.Failed; $skipped += $r.Skipped
+    } else {
+        Write-Host 'Pester did not report a result.'
+        $failed++
+    }
+    Write-Host ''
+    Write-Host "$passed passed, $failed failed, $skipped skipped"
+    if ($failed -gt 0) { exit 1 }
+}
+
+function Invoke-Demo {
+    Invoke-Build
+    & (Join-Path $Root 'tests/demo/Start-Demo.ps1') -ModulePath $ModuleOut -FakeAuthority (Join-Path $Root ('target/release/fake_authority' + ($IsWindows ? '.exe' : ''))) -AutoApprove:$AutoApprove
+    if (-not $?) { exit 1 }
+}
+
+function Invoke-Clean {
+    foreach ($p in @($Out, (Join-Path $Root 'target'), (Join-Path $Root '.packages'), (Join-Path $Root 'dotnet-shim/bin'), (Join-Path $Root 'dotnet-shim/obj'))) {
+        if (Test-Path $p) { Write-Host "Removing $p"; Remove-Item -Recurse -Force $p }
+    }
+}
+
+switch ($Task) {
+    'Build' { Invoke-Build }
+    'Test' { Invoke-Test }
+    'Demo' { Invoke-Demo }
+    'Package' { Invoke-Build; & (Join-Path $Root '.build/Package.ps1') -ModuleDir $ModuleOut -OutDir (Join-Path $Out 'package') -Version (Get-WorkspaceVersion); if (-not $?) { exit 1 } }
+    'Bench' { Invoke-Build; & (Join-Path $Root 'tests/bench/Invoke-Bench.ps1') -ModulePath $ModuleOut -FakeAuthority (Join-Path $Root ('target/release/fake_authority' + ($IsWindows ? '.exe' : ''))); if (-not $?) { exit 1 } }
+    'Clean' { Invoke-Clean }
+}

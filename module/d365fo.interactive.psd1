@@ -1,0 +1,36 @@
+@{
+    # The cmdlet assembly is the root module: importing it runs its IModuleAssemblyInitializer, which loads the
+    # native core from runtimes/<rid>/native/ and checks its ABI version before any command can run.
+    RootModule           = 'd365fo.interactive.dll'
+
+    # Stamped by build.ps1 from the workspace version in Cargo.toml (the one place the version is written).
+    ModuleVersion        = '0.0.0'
+
+    GUID                 = '7c0d394b-a32e-4c03-8701-2ee5bdc96a4e'
+    Author               = 'd365fo.interactive contributors'
+    CompanyName          = 'd365collaborative'
+    Copyright            = '(c) d365fo.interactive contributors. MIT License.'
+    Description          = 'Interactive (device code) sign-in to Microsoft Entra ID for the OData and custom service endpoints of Dynamics 365 Finance & Operations. A drop-in replacement for Get-D365ODataTokenInteractive of d365fo.integrations, with a native core: no fixed sleeps, RFC 8628 polling, Ctrl+C, clipboard and browser that degrade gracefully.'
+
+    PowerShellVersion    = '5.1'
+    CompatiblePSEditions = @('Desktop', 'Core')
+    DotNetFrameworkVersion = '4.7.2'
+
+    CmdletsToExport      = @(
+        'Get-D365ODataTokenInteractive'
+        'Set-D365ODataTokenInSession'
+    )
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+
+    PrivateData          = @{
+        PSData = @{
+            Tags         = @('PSEdition_Core', 'PSEdition_Desktop', 'Windows', 'Linux', 'MacOS',
+                             'D365FO', 'Dynamics365', 'FinanceAndOperations', 'OData', 'OAuth', 'DeviceCode', 'EntraID')
+            LicenseUri   = 'https://github.com/d365collaborative/d365fo.interactive/blob/main/LICENSE'
+            ProjectUri   = 'https://github.com/d365collaborative/d365fo.interactive'
+            ReleaseNotes = 'https://github.com/d365collaborative/d365fo.interactive/blob/main/CHANGELOG.md'
+        }
+    }
+}

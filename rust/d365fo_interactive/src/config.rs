@@ -1,0 +1,16 @@
+//! The OData configuration store and module settings, driven by JSON requests from `d365fo_config`.
+
+use crate::error::{CoreError, CoreResult};
+use serde_json::Value;
+
+/// Handles one `{"op": ...}` request and returns the answer as JSON.
+pub fn handle_request(request_json: &str) -> CoreResult<String> {
+    let req: Value = serde_json::from_str(request_json).map_err(|e| CoreError::invalid(format!("request is not JSON: {e}")))?;
+    match req.get("op").and_then(Value::as_str) {
+        Some("test_panic") if std::env::var("D365FO_TEST_HOOKS").as_deref() == Ok("1") => {
+            panic!("forced panic (D365FO_TEST_HOOKS)")
+        }
+        Some(op) => Err(CoreError::invalid(format!("unknown configuration operation '{op}'"))),
+        None => Err(CoreError::invalid("request has no \"op\"")),
+    }
+}

@@ -1,0 +1,12 @@
+//! Native core of the d365fo.interactive PowerShell module: the Entra ID device code sign-in and the
+//! OData configuration store, exposed to the C# cmdlets through a small C ABI (`ffi`, described in
+//! `include/d365fo_interactive.h`).
+
+pub mod cancel;
+pub mod config;
+pub mod error;
+pub mod ffi;
+pub mod flow;
+
+/// Version of the C ABI; the C# binding refuses a library with any other number.
+pub const ABI_VERSION: u32 = 1;

@@ -1,0 +1,2 @@
+//! Placeholder: the fake authority binary arrives with the device-flow work.
+fn main() {}
