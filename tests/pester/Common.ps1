@@ -47,3 +47,56 @@ function New-ModuleCopy {
     Copy-Item -Recurse $script:ModulePath $Destination
     Join-Path $Destination 'd365fo.interactive.psd1'
 }
+
+function Start-FakeAuthority {
+    <# Starts the fake Entra authority (rust/fake_authority) on 127.0.0.1 with a random port and returns
+       { Url; Process }. It exits when its stdin closes, so a crashed test run leaves nothing behind. #>
+    param([string[]] $Arguments = @())
+    if (-not $script:FakeAuthorityExe -or -not (Test-Path $script:FakeAuthorityExe)) { throw "The fake authority binary is missing: '$script:FakeAuthorityExe'." }
+    $psi = [Diagnostics.ProcessStartInfo]::new($script:FakeAuthorityExe)
+    foreach ($a in @('--port', '0', '--exit-on-stdin-eof') + $Arguments) { $psi.ArgumentList.Add($a) }
+    $psi.RedirectStandardInput = $true
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $psi.UseShellExecute = $false
+    $p = [Diagnostics.Process]::Start($psi)
+    $null = $p.StandardError.ReadToEndAsync()
+    $read = $p.StandardOutput.ReadLineAsync()
+    if (-not $read.Wait(10000) -or $read.Result -notmatch '^READY (http://\S+)') {
+        try { $p.Kill() } catch { }
+        throw "The fake authority did not report READY (got '$($read.Result)')."
+    }
+    $null = $p.StandardOutput.ReadToEndAsync()
+    [pscustomobject]@{ Url = $Matches[1].TrimEnd('/'); Process = $p }
+}
+
+function Stop-FakeAuthority {
+    param($Authority)
+    if (-not $Authority) { return }
+    try { $Authority.Process.StandardInput.Close() } catch { }
+    if (-not $Authority.Process.WaitForExit(3000)) { $Authority.Process.Kill() }
+}
+
+function Get-FakeAuthorityLog {
+    # The requests the fake authority received: method, path, form fields, time in ms.
+    param($Authority)
+    @(Invoke-RestMethod -Uri "$($Authority.Url)/_test/log" -NoProxy)
+}
+
+function Get-FreeLoopbackPort {
+    $l = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+    $l.Start(); $port = $l.LocalEndpoint.Port; $l.Stop()
+    $port
+}
+
+function Start-Xvfb {
+    # A real X server for clipboard and browser tests; returns $null where Xvfb is not installed.
+    if (-not (Get-Command Xvfb -ErrorAction SilentlyContinue)) { return $null }
+    foreach ($n in 90..120) {
+        if (Test-Path "/tmp/.X11-unix/X$n") { continue }
+        $p = Start-Process Xvfb -ArgumentList ":$n", '-nolisten', 'tcp', '-screen', '0', '1024x768x24' -PassThru -RedirectStandardError (Join-Path ([IO.Path]::GetTempPath()) "xvfb-$n.log")
+        foreach ($i in 1..50) { if (Test-Path "/tmp/.X11-unix/X$n") { return [pscustomobject]@{ Display = ":$n"; Process = $p } }; Start-Sleep -Milliseconds 100 }
+        try { $p.Kill() } catch { }
+    }
+    $null
+}
