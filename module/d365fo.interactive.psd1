@@ -19,6 +19,13 @@
     CmdletsToExport      = @(
         'Get-D365ODataTokenInteractive'
         'Set-D365ODataTokenInSession'
+        'Add-D365ODataConfig'
+        'Get-D365ODataConfig'
+        'Get-D365ActiveODataConfig'
+        'Set-D365ActiveODataConfig'
+        'Import-D365ODataConfig'
+        'Get-D365ODataInteractiveSetting'
+        'Set-D365ODataInteractiveSetting'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -4,9 +4,12 @@
 
 pub mod cancel;
 pub mod config;
+pub mod dpapi;
 pub mod error;
 pub mod ffi;
 pub mod flow;
+pub mod psframework;
+pub mod store;
 
 /// Version of the C ABI; the C# binding refuses a library with any other number.
 pub const ABI_VERSION: u32 = 1;
