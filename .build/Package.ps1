@@ -77,6 +77,9 @@ $pwshArgs = @('-NoProfile', '-NonInteractive', '-EncodedCommand', [Convert]::ToB
 if (-not (Test-Path $pwsh)) { $pwshArgs = @((Join-Path $PSHOME 'pwsh.dll')) + $pwshArgs; $pwsh = 'dotnet' }
 $saved = @{}
 $isolated = @{ HOME = $scratch; XDG_DATA_HOME = "$scratch/data"; XDG_CONFIG_HOME = "$scratch/config"; XDG_CACHE_HOME = "$scratch/cache" }
+# .NET answers "" for a per-user folder that does not exist, and PSResourceGet then writes its store relative to
+# the current directory: create them.
+foreach ($d in $isolated.Values) { New-Item -ItemType Directory -Force $d | Out-Null }
 try {
     foreach ($k in $isolated.Keys) { $saved[$k] = [Environment]::GetEnvironmentVariable($k); [Environment]::SetEnvironmentVariable($k, $isolated[$k]) }
     & $pwsh @pwshArgs
