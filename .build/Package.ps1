@@ -61,15 +61,12 @@ $nupkg = Join-Path $OutDir "$ModuleName.$Version.nupkg"
 Remove-Item -LiteralPath $nupkg -ErrorAction SilentlyContinue
 $scratch = Join-Path ([IO.Path]::GetTempPath()) ("d365fo-package-" + [guid]::NewGuid().ToString('n'))
 New-Item -ItemType Directory -Force $scratch | Out-Null
-# PSResourceGet wants the module in a folder named like it; stage one so the versioned folder stays as it is.
-$stage = Join-Path $scratch $ModuleName
-Copy-Item -Recurse $versionDir $stage
 $repoName = 'd365fo-package-' + [guid]::NewGuid().ToString('n').Substring(0, 12)
 $publish = @"
 `$ErrorActionPreference = 'Stop'
 Import-Module Microsoft.PowerShell.PSResourceGet
 Register-PSResourceRepository -Name '$repoName' -Uri '$OutDir' -Trusted
-try { Publish-PSResource -Path '$(Join-Path $stage "$ModuleName.psd1")' -Repository '$repoName' }
+try { Publish-PSResource -Path '$(Join-Path $versionDir "$ModuleName.psd1")' -Repository '$repoName' }
 finally { Unregister-PSResourceRepository -Name '$repoName' }
 "@
 $pwsh = Join-Path $PSHOME $(if ($IsWindows) { 'pwsh.exe' } else { 'pwsh' })

@@ -101,6 +101,7 @@ Describe 'One version everywhere' {
         @{ Part = 'nupkg' }
         @{ Part = 'assembly' }
         @{ Part = 'native core' }
+        @{ Part = 'changelog' }
     ) {
         switch ($Part) {
             'built manifest' { (Import-PowerShellDataFile (Join-Path $ModulePath 'd365fo.interactive.psd1')).ModuleVersion | Should -Be $Version }
@@ -110,6 +111,9 @@ Describe 'One version everywhere' {
                 $dll = Join-Path $VersionDir 'd365fo.interactive.dll'
                 [Reflection.AssemblyName]::GetAssemblyName($dll).Version.ToString(3) | Should -Be $Version
                 [Diagnostics.FileVersionInfo]::GetVersionInfo($dll).FileVersion | Should -BeLike "$Version*"
+            }
+            'changelog' {
+                Get-Content -Raw (Join-Path $RepoRoot 'CHANGELOG.md') | Should -Match ('(?m)^## \[' + [regex]::Escape($Version) + '\]')
             }
             'native core' {
                 $r = Invoke-ChildPwsh -Command "Import-Module '$(Join-Path $VersionDir 'd365fo.interactive.psd1')'; [D365fo.Interactive.NativeCore]::Version"
