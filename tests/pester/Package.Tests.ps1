@@ -50,6 +50,9 @@ Describe 'build.ps1 -Task Package' {
         }
         Join-Path $VersionDir 'help' | Should -Not -Exist -Because 'the markdown help sources are not shipped'
         $PackageOutput | Should -Match "carries native libraries for: $Rid"
+        foreach ($stray in 'PSResourceGet', 'NuGet') {
+            Join-Path (Get-Location) $stray | Should -Not -Exist -Because 'the publish must keep its per-user files in its private home'
+        }
     }
 
     It 'makes a .nupkg with the module''s files' {
