@@ -30,6 +30,19 @@ Test only: run just these Pester files or folders (default: all of tests/pester)
 .PARAMETER SkipCargoTests
 Test only: skip cargo test (for a quick Pester-only iteration).
 
+.PARAMETER TestHost
+Test only: the PowerShell that runs Pester, pwsh (default) or WindowsPowerShell (powershell.exe 5.1, Windows
+only; give it -TestPath files written for 5.1, as CI does).
+
+.PARAMETER Target
+Build the native library for this Rust target instead of the host, e.g. x86_64-apple-darwin on an arm64 Mac
+or aarch64-unknown-linux-gnu (with a cross linker); it lands in runtimes/<rid>/native/ of the module.
+On Windows MSVC targets the C runtime is linked statically (no VC++ redistributable needed).
+
+.PARAMETER ArtifactsDir
+Package only: a folder with other platforms' native libraries (any runtimes/<rid>/native/<library> below
+it, as CI's per-platform jobs upload them) to put into the one multi-platform package.
+
 .EXAMPLE
 dotnet tool restore && dotnet tool run pwsh -File ./build.ps1 -Task Test
 
@@ -42,7 +55,11 @@ param(
     [string] $Task = 'Build',
     [switch] $AutoApprove,
     [string[]] $TestPath,
-    [switch] $SkipCargoTests
+    [switch] $SkipCargoTests,
+    [ValidateSet('pwsh', 'WindowsPowerShell')]
+    [string] $TestHost = 'pwsh',
+    [string] $Target,
+    [string] $ArtifactsDir
 )
 
 Set-StrictMode -Version Latest
@@ -73,14 +90,25 @@ function Get-WorkspaceVersion {
     $Matches[1]
 }
 
+function Get-TargetOs {
+    if ($Target) {
+        if ($Target -match '-windows-') { return 'win' } elseif ($Target -match '-apple-darwin$') { return 'osx' } elseif ($Target -match '-linux-gnu') { return 'linux' }
+        throw "-Target $Target is not one this module ships (Windows MSVC, Apple Darwin, Linux glibc)."
+    }
+    if ($IsWindows) { 'win' } elseif ($IsMacOS) { 'osx' } else { 'linux' }
+}
+
 function Get-HostRid {
+    # The RID of the platform the native library is built for: the host's, or -Target's.
     $arch = [Runtime.InteropServices.RuntimeInformation]::ProcessArchitecture.ToString().ToLowerInvariant()
-    $os = if ($IsWindows) { 'win' } elseif ($IsMacOS) { 'osx' } else { 'linux' }
-    "$os-$arch"
+    if ($Target) {
+        $arch = switch -Regex ($Target) { '^x86_64-' { 'x64' } '^aarch64-' { 'arm64' } '^i686-' { 'x86' } default { throw "-Target ${Target}: unknown processor." } }
+    }
+    "$(Get-TargetOs)-$arch"
 }
 
 function Get-NativeLibraryName {
-    if ($IsWindows) { 'd365fo_interactive.dll' } elseif ($IsMacOS) { 'libd365fo_interactive.dylib' } else { 'libd365fo_interactive.so' }
+    switch (Get-TargetOs) { 'win' { 'd365fo_interactive.dll' } 'osx' { 'libd365fo_interactive.dylib' } default { 'libd365fo_interactive.so' } }
 }
 
 function Get-CargoArguments {
@@ -124,15 +152,24 @@ function Invoke-Cargo([string[]] $Arguments) {
 
 function Invoke-Build {
     $version = Get-WorkspaceVersion
-    Write-Host "== Build d365fo.interactive $version"
-    Invoke-Cargo @('build', '--release', '--workspace')
+    Write-Host "== Build d365fo.interactive $version$(if ($Target) { " for $Target" })"
+    $cargoBuild = @('build', '--release', '--workspace')
+    $cargoOutDir = 'target/release'
+    if ($Target) { $cargoBuild += @('--target', $Target); $cargoOutDir = "target/$Target/release" }
+    if (($Target -and $Target -match 'windows-msvc$') -or (-not $Target -and $IsWindows)) {
+        # Static MSVC C runtime: the library then needs no VC++ redistributable on the user's machine.
+        if ("$env:RUSTFLAGS" -notmatch 'crt-static') { $env:RUSTFLAGS = ("$env:RUSTFLAGS -C target-feature=+crt-static").Trim() }
+    }
+    Invoke-Cargo $cargoBuild
     Invoke-Native dotnet @('build', (Join-Path $Root 'dotnet-shim/d365fo.interactive.csproj'), '-c', 'Release', "-p:Version=$version", '--nologo', '-v', 'q', '-clp:NoSummary')
 
     $rid = Get-HostRid
     $lib = Get-NativeLibraryName
-    Copy-IfChanged (Join-Path $Root "target/release/$lib") (Join-Path $ModuleOut "runtimes/$rid/native/$lib")
+    Copy-IfChanged (Join-Path $Root "$cargoOutDir/$lib") (Join-Path $ModuleOut "runtimes/$rid/native/$lib")
     Copy-IfChanged (Join-Path $Root 'dotnet-shim/bin/Release/netstandard2.0/d365fo.interactive.dll') (Join-Path $ModuleOut 'd365fo.interactive.dll')
-    Get-ChildItem (Join-Path $Root 'module') -File -Recurse | Where-Object Name -ne 'd365fo.interactive.psd1' | ForEach-Object {
+    # module/help holds markdown sources; Build-Help turns them into en-US/ files, so they are not shipped as is.
+    $helpSources = Join-Path (Join-Path $Root 'module') 'help'
+    Get-ChildItem (Join-Path $Root 'module') -File -Recurse | Where-Object { $_.Name -ne 'd365fo.interactive.psd1' -and -not $_.FullName.StartsWith($helpSources + [IO.Path]::DirectorySeparatorChar) } | ForEach-Object {
         Copy-IfChanged $_.FullName (Join-Path $ModuleOut ([IO.Path]::GetRelativePath((Join-Path $Root 'module'), $_.FullName)))
     }
     $manifest = (Get-Content -Raw (Join-Path $Root 'module/d365fo.interactive.psd1')) -replace "ModuleVersion\s*=\s*'[^']*'", "ModuleVersion        = '$version'"
@@ -193,6 +230,10 @@ function Invoke-Test {
     $env:D365FO_TEST_MODULE = $ModuleOut
     $env:D365FO_TEST_FAKE_AUTHORITY = Join-Path $Root ('target/release/fake_authority' + ($IsWindows ? '.exe' : ''))
     $env:D365FO_TEST_REPO = $Root
+    if ($TestHost -eq 'WindowsPowerShell') {
+        if (-not $IsWindows) { throw '-TestHost WindowsPowerShell needs Windows.' }
+        $pwsh = @('powershell.exe')
+    }
     & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -File $runner -PesterPath $pester -Path ($paths -join [IO.Path]::PathSeparator) -ResultFile $resultFile
     if (Test-Path $resultFile) {
         $r = Get-Content -Raw $resultFile | ConvertFrom-Json
@@ -222,7 +263,13 @@ switch ($Task) {
     'Build' { Invoke-Build }
     'Test' { Invoke-Test }
     'Demo' { Invoke-Demo }
-    'Package' { Invoke-Build; & (Join-Path $Root '.build/Package.ps1') -ModuleDir $ModuleOut -OutDir (Join-Path $Out 'package') -Version (Get-WorkspaceVersion); if (-not $?) { exit 1 } }
+    'Package' {
+        Invoke-Build
+        $packageArgs = @{ ModuleDir = $ModuleOut; OutDir = (Join-Path $Out 'package'); Version = (Get-WorkspaceVersion) }
+        if ($ArtifactsDir) { $packageArgs.ArtifactsDir = (Resolve-Path $ArtifactsDir).Path }
+        & (Join-Path $Root '.build/Package.ps1') @packageArgs
+        if (-not $?) { exit 1 }
+    }
     'Bench' { Invoke-Build; & (Join-Path $Root 'tests/bench/Invoke-Bench.ps1') -ModulePath $ModuleOut -FakeAuthority (Join-Path $Root ('target/release/fake_authority' + ($IsWindows ? '.exe' : ''))); if (-not $?) { exit 1 } }
     'Clean' { Invoke-Clean }
 }
