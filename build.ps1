@@ -222,7 +222,7 @@ function Invoke-Test {
 
     Write-Host '== Pester'
     $pester = Get-Pester
-    $paths = if ($TestPath) { $TestPath | ForEach-Object { (Resolve-Path $_).Path } } else { @(Join-Path $Root 'tests/pester') }
+    $paths = if ($TestPath) { $TestPath | ForEach-Object { $_ -split "," } | ForEach-Object { (Resolve-Path $_).Path } } else { @(Join-Path $Root 'tests/pester') }
     $resultFile = Join-Path $Out 'pester-result.json'
     Remove-Item $resultFile -ErrorAction SilentlyContinue
     $runner = Join-Path $Root 'tests/Invoke-PesterRun.ps1'
