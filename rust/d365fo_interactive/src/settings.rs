@@ -220,11 +220,14 @@ pub fn resolve(request_json: &str, env: &dyn Fn(&str) -> Option<String>, stored:
         crate::http::check_proxy_url(p, "request field \"proxy\"")?;
     }
 
-    let http_timeout_secs = match env_nonempty(env, "D365FO_HTTP_TIMEOUT_SECS") {
-        None => DEFAULT_HTTP_TIMEOUT_SECS,
-        Some(v) => v.parse::<u64>().ok().filter(|n| (1..=600).contains(n)).ok_or_else(|| {
+    let http_timeout_secs = match (field(&req, "http_timeout_secs"), env_nonempty(env, "D365FO_HTTP_TIMEOUT_SECS")) {
+        (Some(v), _) => v.as_u64().filter(|n| (1..=600).contains(n)).ok_or_else(|| {
+            CoreError::invalid(format!("request field \"http_timeout_secs\" is {v}; use a whole number of seconds from 1 to 600"))
+        })?,
+        (None, Some(v)) => v.parse::<u64>().ok().filter(|n| (1..=600).contains(n)).ok_or_else(|| {
             CoreError::invalid(format!("D365FO_HTTP_TIMEOUT_SECS is '{}'; use a whole number of seconds from 1 to 600", validate::printable(&v)))
         })?,
+        (None, None) => DEFAULT_HTTP_TIMEOUT_SECS,
     };
     let http_timeout = Duration::from_secs(http_timeout_secs);
     let connect_timeout = Duration::from_secs(CONNECT_TIMEOUT_SECS.min(http_timeout_secs));
@@ -311,6 +314,11 @@ mod tests {
         assert!(e.message.contains("D365FO_NO_BROWSER"), "{}", e.message);
         let e = resolve(BASE, &env_of(&[("D365FO_HTTP_TIMEOUT_SECS", "0")]), &StoredSettings::default()).unwrap_err();
         assert!(e.message.contains("D365FO_HTTP_TIMEOUT_SECS"), "{}", e.message);
+        let s = resolve(BASE, &env_of(&[("D365FO_HTTP_TIMEOUT_SECS", "5")]), &StoredSettings::default()).unwrap();
+        assert_eq!((s.http_timeout, s.connect_timeout), (Duration::from_secs(5), Duration::from_secs(5)));
+        let req = BASE.replace("\"timeout_secs\":60", "\"timeout_secs\":60,\"http_timeout_secs\":2");
+        let s = resolve(&req, &env_of(&[("D365FO_HTTP_TIMEOUT_SECS", "5")]), &StoredSettings::default()).unwrap();
+        assert_eq!(s.http_timeout, Duration::from_secs(2));
     }
 
     #[test]
