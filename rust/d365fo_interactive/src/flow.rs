@@ -90,6 +90,11 @@ struct Flow<'a> {
 }
 
 impl Flow<'_> {
+    /// The longest one request may take before the flow stops waiting for it.
+    fn request_limit(&self) -> Duration {
+        self.settings.http_timeout + Duration::from_secs(5)
+    }
+
     fn run(&self, ev: &mut Events, env: &dyn Fn(&str) -> Option<String>) -> CoreResult<String> {
         let s = self.settings;
         if self.cancel.is_cancelled() {
@@ -101,7 +106,7 @@ impl Flow<'_> {
             s.endpoint.name(),
             s.client_id
         ));
-        let reply = match http::post_cancellable(&self.transport, &s.devicecode_url(), s.devicecode_form(), self.cancel) {
+        let reply = match http::post_cancellable(&self.transport, &s.devicecode_url(), s.devicecode_form(), self.cancel, self.request_limit()) {
             None => return Err(cancelled()),
             Some(Err(e)) => return Err(e.to_core(&self.host)),
             Some(Ok(r)) => r,
@@ -214,7 +219,7 @@ impl Flow<'_> {
                 }
             }
 
-            let reply = http::post_cancellable(&self.transport, &token_url, s.token_form(&dc.device_code), self.cancel);
+            let reply = http::post_cancellable(&self.transport, &token_url, s.token_form(&dc.device_code), self.cancel, self.request_limit());
             let after = self.clock.now();
             let transient = match reply {
                 None => return Err(cancelled()),

@@ -8,11 +8,14 @@ use crate::validate::{self, HttpUrl};
 use std::io::ErrorKind;
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::io::Read;
+use std::time::{Duration, Instant};
 use ureq::tls::{RootCerts, TlsConfig};
 
 /// Largest response body read from the authority; real answers are a few kilobytes.
 pub const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+
+const SLOW_BODY: &str = "no complete answer within the time allowed (D365FO_HTTP_TIMEOUT_SECS)";
 
 /// One answer from the authority, whatever its status.
 #[derive(Debug, Clone, Default)]
@@ -74,13 +77,16 @@ pub trait Transport: Send + Sync {
 }
 
 /// Runs one post on a worker thread so that a cancel returns at once even while a request is in flight;
-/// the abandoned request ends by itself within the HTTP timeout.
+/// the abandoned request ends by itself within the HTTP timeout. `limit` is a backstop: past it the
+/// request is abandoned as timed out whatever the transport does.
 pub fn post_cancellable(
     transport: &Arc<dyn Transport>,
     url: &str,
     form: Vec<(&'static str, String)>,
     cancel: &CancelToken,
+    limit: Duration,
 ) -> Option<Result<HttpReply, TransportError>> {
+    let started = Instant::now();
     if cancel.is_cancelled() {
         return None;
     }
@@ -101,6 +107,9 @@ pub fn post_cancellable(
                 if cancel.is_cancelled() {
                     return None;
                 }
+                if started.elapsed() > limit {
+                    return Some(Err(TransportError::Timeout(SLOW_BODY.into())));
+                }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 return Some(Err(TransportError::Other("the request thread ended without an answer".into())));
@@ -112,6 +121,9 @@ pub fn post_cancellable(
 /// The real transport.
 pub struct UreqTransport {
     agent: ureq::Agent,
+    /// Whole-exchange bound, also enforced while reading the body (ureq 3.0.11 lets a body that keeps
+    /// trickling run past its global timeout).
+    timeout: Duration,
 }
 
 impl UreqTransport {
@@ -132,12 +144,13 @@ impl UreqTransport {
             .user_agent(concat!("d365fo.interactive/", env!("CARGO_PKG_VERSION")))
             .accept("application/json")
             .build();
-        Ok((UreqTransport { agent: config.into() }, proxy_url))
+        Ok((UreqTransport { agent: config.into(), timeout: settings.http_timeout }, proxy_url))
     }
 }
 
 impl Transport for UreqTransport {
     fn post_form(&self, url: &str, form: &[(&'static str, String)]) -> Result<HttpReply, TransportError> {
+        let started = Instant::now();
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut resp = self.agent.post(url).send_form(pairs).map_err(map_ureq_error)?;
         let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -145,7 +158,19 @@ impl Transport for UreqTransport {
         let location = header("location");
         let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
         let status = resp.status().as_u16();
-        let body = resp.body_mut().with_config().limit(MAX_BODY_BYTES).read_to_vec().map_err(map_ureq_error)?;
+        let mut reader = resp.body_mut().with_config().limit(MAX_BODY_BYTES).reader();
+        let mut body = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| map_ureq_error(ureq::Error::from(e)))?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&buf[..n]);
+            if started.elapsed() > self.timeout {
+                return Err(TransportError::Timeout(SLOW_BODY.into()));
+            }
+        }
         Ok(HttpReply { status, content_type, location, retry_after, body })
     }
 }
@@ -155,7 +180,7 @@ fn map_ureq_error(e: ureq::Error) -> TransportError {
     match e {
         E::Timeout(t) => TransportError::Timeout(match t {
             ureq::Timeout::Connect | ureq::Timeout::Resolve => "connecting took too long".into(),
-            _ => "no complete answer within the time allowed (D365FO_HTTP_TIMEOUT_SECS)".into(),
+            _ => SLOW_BODY.into(),
         }),
         E::HostNotFound => TransportError::Connect("the host name could not be resolved".into()),
         E::ConnectionFailed => TransportError::Connect("the connection failed".into()),
