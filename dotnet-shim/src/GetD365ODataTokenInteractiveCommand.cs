@@ -51,6 +51,7 @@ namespace D365fo.Interactive
             string proxy = SystemProxy.ForAuthority();
             if (proxy != null) request.Add(new KeyValuePair<string, object>("proxy", proxy));
 
+            NativeEnvironment.Sync();
             int rc = RunFlow(Json.Write(request), out string answer);
             if (_stopping) throw new PipelineStoppedException();
             if (rc != 0)

@@ -134,6 +134,7 @@ namespace D365fo.Interactive
         internal static int CallConfig(string requestJson, out string answer)
         {
             EnsureLoaded();
+            NativeEnvironment.Sync();
             int rc = Config(Utf8(requestJson), out IntPtr outJson);
             answer = TakeString(outJson);
             return rc;

@@ -80,7 +80,8 @@ function Stop-FakeAuthority {
 function Get-FakeAuthorityLog {
     # The requests the fake authority received: method, path, form fields, time in ms.
     param($Authority)
-    @(Invoke-RestMethod -Uri "$($Authority.Url)/_test/log" -NoProxy)
+    # Invoke-RestMethod returns a JSON array as one object: enumerate it so callers can pipe the entries.
+    Invoke-RestMethod -Uri "$($Authority.Url)/_test/log" -NoProxy | ForEach-Object { $_ }
 }
 
 function Get-FreeLoopbackPort {

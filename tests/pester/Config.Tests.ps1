@@ -362,64 +362,50 @@ try { Import-D365ODataConfig -Path '$single' -Name 'zzz' -EnableException } catc
 }
 
 Describe 'Get-D365ODataTokenInteractive through the active configuration' {
-    BeforeAll {
-        # A minimal Entra ID stand-in on 127.0.0.1 (a real HTTP server on a random port): it records each request
-        # and answers the device code and token endpoints of v1 and v2 at once.
-        $script:Requests = [Collections.Concurrent.ConcurrentQueue[string]]::new()
-        $tcp = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
-        $tcp.Start(); $port = $tcp.LocalEndpoint.Port; $tcp.Stop()
-        $script:AuthorityUrl = "http://127.0.0.1:$port"
-        $script:Listener = [Net.HttpListener]::new()
-        $Listener.Prefixes.Add("$AuthorityUrl/")
-        $Listener.Start()
-        $script:Server = [powershell]::Create()
-        $null = $Server.AddScript({
-            param($listener, $requests, $base)
-            while ($listener.IsListening) {
-                try { $ctx = $listener.GetContext() } catch { break }
-                $body = [IO.StreamReader]::new($ctx.Request.InputStream).ReadToEnd()
-                $path = $ctx.Request.Url.AbsolutePath
-                $requests.Enqueue("$path $body")
-                $v2 = $path -like '*/v2.0/*'
-                $json = if ($path -like '*/devicecode') {
-                    $n = if ($v2) { '900' } else { '"900"' }; $i = if ($v2) { '1' } else { '"1"' }
-                    "{""user_code"":""E2ECODE"",""device_code"":""e2e-device-code"",""verification_url"":""$base/devicelogin"",""verification_uri"":""$base/devicelogin"",""expires_in"":$n,""interval"":$i,""message"":""Open $base/devicelogin and enter E2ECODE.""}"
-                } elseif ($path -like '*/token') {
-                    '{"token_type":"Bearer","access_token":"e2e.access.token","expires_in":"3599","resource":"r"}'
-                } else { '{}' }
-                $bytes = [Text.Encoding]::UTF8.GetBytes($json)
-                $ctx.Response.ContentType = 'application/json'
-                $ctx.Response.OutputStream.Write($bytes, 0, $bytes.Length)
-                $ctx.Response.Close()
-            }
-        }).AddArgument($Listener).AddArgument($Requests).AddArgument($AuthorityUrl)
-        $script:ServerRun = $Server.BeginInvoke()
-    }
+    BeforeAll { $script:fa = Start-FakeAuthority @('--interval', '1', '--approve-after-polls', '1') }
+    AfterAll { Stop-FakeAuthority $fa }
 
-    AfterAll {
-        $Listener.Stop()
-        $Listener.Close()
-        $Server.Dispose()
-    }
-
-    It 'signs in with no parameters, sending the tenant and url of the active configuration' -Skip:(-not $env:D365FO_TEST_FAKE_AUTHORITY -or -not (Test-Path $env:D365FO_TEST_FAKE_AUTHORITY)) {
+    It 'signs in with no parameters, sending the tenant and url of the active configuration' {
         $TestHome = New-TestHome
         $envs = Get-TestEnvironment $TestHome
-        $envs['D365FO_AUTHORITY'] = $AuthorityUrl
+        $envs['D365FO_AUTHORITY'] = $fa.Url
         $envs['D365FO_NO_BROWSER'] = '1'
         $r = Invoke-ChildPwsh -Environment $envs -TimeoutSeconds 60 -Command @"
 Import-Module '$ModuleManifest'
-Add-D365ODataConfig -Name Other -Tenant 'other-tenant' -Url 'https://other.example.com'
+Add-D365ODataConfig -Name Other -Tenant 'other-tenant.onmicrosoft.com' -Url 'https://other.example.com'
 Add-D365ODataConfig -Name E2E -Tenant 'e2e-tenant.onmicrosoft.com' -Url 'https://e2e.operations.example.com/'
 Set-D365ActiveODataConfig -Name E2E
 try { Get-D365ODataTokenInteractive -EnableException 6>`$null } catch { 'ERROR: ' + `$_.Exception.Message }
 "@
-        if ($r.StdOut -match 'not implemented yet') { Set-ItResult -Skipped -Because 'the device code flow is not on this branch yet'; return }
-        $r.StdOut.Trim() | Should -Be 'Bearer e2e.access.token'
-        $seen = @($Requests.ToArray())
-        $device = $seen | Where-Object { $_ -like '*/devicecode *' } | Select-Object -First 1
-        $device | Should -Match '^/e2e-tenant\.onmicrosoft\.com/'
-        [uri]::UnescapeDataString(($device -replace '\+', ' ')) | Should -Match ([regex]::Escape('https://e2e.operations.example.com'))
-        ($seen -join "`n") | Should -Not -Match 'other'
+        $r.StdOut.Trim() | Should -Match '^Bearer [A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.'
+        $log = Get-FakeAuthorityLog $fa
+        $device = @($log | Where-Object endpoint -EQ 'devicecode')
+        $device.Count | Should -Be 1
+        $device[0].path | Should -BeLike '/e2e-tenant.onmicrosoft.com/oauth2/devicecode*'
+        $device[0].form.resource | Should -Be 'https://e2e.operations.example.com'
+        ($log | ConvertTo-Json -Depth 5) | Should -Not -Match 'other'
+    }
+
+    It 'lets explicit parameters win over the active configuration, and follows a change of the active one without re-importing' {
+        $TestHome = New-TestHome
+        $envs = Get-TestEnvironment $TestHome
+        $envs['D365FO_AUTHORITY'] = $fa.Url
+        $envs['D365FO_NO_BROWSER'] = '1'
+        $r = Invoke-ChildPwsh -Environment $envs -TimeoutSeconds 60 -Command @"
+Import-Module '$ModuleManifest'
+Add-D365ODataConfig -Name A -Tenant 'a-tenant.onmicrosoft.com' -Url 'https://a.example.com'
+Add-D365ODataConfig -Name B -Tenant 'b-tenant.onmicrosoft.com' -Url 'https://b.example.com'
+Set-D365ActiveODataConfig -Name A
+`$null = Get-D365ODataTokenInteractive -Url 'https://explicit.example.com' -EnableException 6>`$null
+Set-D365ActiveODataConfig -Name B
+`$null = Get-D365ODataTokenInteractive -EnableException 6>`$null
+'done'
+"@
+        $r.StdOut.Trim() | Should -Be 'done'
+        $device = @(Get-FakeAuthorityLog $fa | Where-Object endpoint -EQ 'devicecode' | Select-Object -Last 2)
+        $device[0].tenant | Should -Be 'a-tenant.onmicrosoft.com' -Because ($r.StdErr + ($device | ConvertTo-Json -Depth 4))
+        $device[0].form.resource | Should -Be 'https://explicit.example.com'
+        $device[1].tenant | Should -Be 'b-tenant.onmicrosoft.com'
+        $device[1].form.resource | Should -Be 'https://b.example.com'
     }
 }

@@ -26,20 +26,6 @@ BeforeAll {
         } finally { $z.Dispose() }
     }
 
-    function Start-FakeAuthority {
-        # The fake authority prints "READY http://127.0.0.1:PORT" as its first line once it listens.
-        $psi = [Diagnostics.ProcessStartInfo]::new($FakeAuthorityExe)
-        $psi.RedirectStandardOutput = $true
-        $psi.RedirectStandardError = $true
-        $psi.UseShellExecute = $false
-        $p = [Diagnostics.Process]::Start($psi)
-        $line = $p.StandardOutput.ReadLineAsync()
-        if (-not $line.Wait(15000) -or $line.Result -notmatch '^READY (http://127\.0\.0\.1:\d+)') {
-            if (-not $p.HasExited) { $p.Kill() }
-            throw "the fake authority did not report READY http://127.0.0.1:PORT (first line: '$($line.Result)')"
-        }
-        [pscustomobject]@{ Process = $p; Uri = $Matches[1] }
-    }
 }
 
 Describe 'build.ps1 -Task Package' {
@@ -139,7 +125,7 @@ Describe 'A Gallery install, offline' {
         }
         $script:Install = @"
 `$ErrorActionPreference = 'Stop'; `$ProgressPreference = 'SilentlyContinue'
-Register-PSResourceRepository -Name d365fo-local-test -Uri '$PackageDir' -Trusted
+if (-not (Get-PSResourceRepository -Name d365fo-local-test -ErrorAction SilentlyContinue)) { Register-PSResourceRepository -Name d365fo-local-test -Uri '$PackageDir' -Trusted }
 Install-PSResource -Name d365fo.interactive -Repository d365fo-local-test -Scope CurrentUser -TrustRepository
 Import-Module d365fo.interactive
 
@@ -165,20 +151,19 @@ $m = Get-Module d365fo.interactive
 
     # Skipped only where the fake authority binary has not been built (evaluated at discovery, hence $env:).
     It 'signs in against the fake authority with the installed module' -Skip:(-not ($env:D365FO_TEST_FAKE_AUTHORITY -and (Test-Path $env:D365FO_TEST_FAKE_AUTHORITY))) {
-        $authority = Start-FakeAuthority
+        $authority = Start-FakeAuthority @('--interval', '1', '--approve-after-polls', '1')
         try {
             $envs = $UserEnv.Clone()
-            $envs['D365FO_AUTHORITY'] = $authority.Uri
+            $envs['D365FO_AUTHORITY'] = $authority.Url
             $r = Invoke-ChildPwsh -Environment $envs -TimeoutSeconds 300 -Command ($Install + @'
 $token = Get-D365ODataTokenInteractive -Tenant 'contoso.onmicrosoft.com' -Url 'https://contoso.operations.dynamics.com' -Timeout 60 -EnableException
 "from=$((Get-Command Get-D365ODataTokenInteractive).Module.ModuleBase)"
 "bearer=$($token -match '^Bearer \S{20,}$')"
 '@)
-            $r.StdOut | Should -Match ('from=' + [regex]::Escape($UserHome))
+            $r.StdOut | Should -Match ("from=" + [regex]::Escape($UserHome)) -Because $r.StdErr
             $r.StdOut | Should -Match 'bearer=True' -Because $r.StdErr
         } finally {
-            if (-not $authority.Process.HasExited) { $authority.Process.Kill() }
-            $authority.Process.Dispose()
+            Stop-FakeAuthority $authority
         }
     }
 }

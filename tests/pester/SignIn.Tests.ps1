@@ -19,11 +19,13 @@ BeforeAll {
            output, each stream, the $Error list, and the terminating exception if any. #>
         param([hashtable] $Parameters = @{}, [switch] $Async)
         $ps = [powershell]::Create()
-        $null = $ps.AddScript('param($m, $p) Import-Module $m; Get-D365ODataTokenInteractive @p').AddArgument($ModuleManifest).AddArgument($Parameters)
+        # A caller's try/catch is how a script sees -EnableException's terminating error.
+        $null = $ps.AddScript('param($m, $p) Import-Module $m; try { Get-D365ODataTokenInteractive @p } catch { $global:CaughtError = $_ }').AddArgument($ModuleManifest).AddArgument($Parameters)
         if ($Async) { return $ps }
         $thrown = $null
-        $output = $null
-        try { $output = $ps.Invoke() } catch { $thrown = $_.Exception }
+        $output = $ps.Invoke()
+        $caught = $ps.Runspace.SessionStateProxy.GetVariable('CaughtError')
+        if ($caught) { $thrown = [pscustomobject]@{ ErrorRecord = $caught; Message = $caught.Exception.Message; Text = "$caught $($caught.Exception)" } }
         $result = [pscustomobject]@{
             Output      = @($output)
             Warning     = @($ps.Streams.Warning | ForEach-Object Message)
@@ -46,7 +48,7 @@ BeforeAll {
         $parts = $r.Warning + $r.Verbose + $r.Debug + $r.Information +
             @($r.Error + $r.ErrorList | Where-Object { $_ } | ForEach-Object { "$_"; $_.Exception.ToString(); "$($_.FullyQualifiedErrorId)"; "$($_.TargetObject)" }) +
             @($r.Progress | ForEach-Object { "$($_.Activity) $($_.StatusDescription) $($_.CurrentOperation)" })
-        if ($r.Thrown) { $parts += $r.Thrown.ToString() }
+        if ($r.Thrown) { $parts += $r.Thrown.Text }
         $parts -join "`n"
     }
 
@@ -67,7 +69,7 @@ Describe 'Signing in with the v1 endpoints (the default)' {
     }
     AfterAll { Stop-FakeAuthority $fa }
 
-    It 'returns "Bearer <access token>" and nothing else' {
+    It 'returns the string "Bearer", a space and the access token, and nothing else' {
         $r.Thrown | Should -BeNullOrEmpty
         $r.Output.Count | Should -Be 1
         $r.Output[0] | Should -BeOfType [string]
@@ -96,8 +98,8 @@ Describe 'Signing in with the v1 endpoints (the default)' {
     It 'waits the interval before the first poll (no fixed sleeps, no faster polling)' {
         $dc = @($log | Where-Object path -Like '*/oauth2/devicecode*')[0]
         $first = (Get-Polls $log)[0]
-        ($first.time_ms - $dc.time_ms) | Should -BeGreaterOrEqual 950
-        ($first.time_ms - $dc.time_ms) | Should -BeLessThan 4000
+        ($first.ms - $dc.ms) | Should -BeGreaterOrEqual 950
+        ($first.ms - $dc.ms) | Should -BeLessThan 4000
     }
 
     It 'shows the server''s message with the URL and code, and what happened to clipboard and browser, on the host' {
@@ -143,7 +145,7 @@ Describe '-RawOutput' {
         "$t" | Should -Be "Bearer $($t.access_token)"
     }
 
-    It 'returns the v2 fields (scope, expires_in as a number) with D365FO_ENDPOINT_VERSION=v2, asking for <url>/.default' {
+    It 'returns the v2 fields (scope, expires_in as a number) with D365FO_ENDPOINT_VERSION=v2, asking for the url + /.default' {
         $env:D365FO_ENDPOINT_VERSION = 'v2'
         $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; RawOutput = $true }
         $t = $r.Output[0]
@@ -226,18 +228,18 @@ Describe 'When the sign-in does not succeed' {
         $r.Output[0] | Should -Match '^Bearer '
         $polls = Get-Polls (Get-FakeAuthorityLog $fa)
         $polls.Count | Should -BeGreaterOrEqual 2
-        ($polls[1].time_ms - $polls[0].time_ms) | Should -BeGreaterOrEqual 5950
+        ($polls[1].ms - $polls[0].ms) | Should -BeGreaterOrEqual 5950
     }
 
     It 'rides out a transient 503 and still returns the token' {
-        $script:fa = Start-FakeAuthority @('--interval', '1', '--scenario', 'transient'); $env:D365FO_AUTHORITY = $fa.Url
+        $script:fa = Start-FakeAuthority @('--interval', '1', '--scenario', 'transient-503'); $env:D365FO_AUTHORITY = $fa.Url
         $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource }
         $r.Output[0] | Should -Match '^Bearer '
         $r.Warning | Should -BeNullOrEmpty
     }
 
     It 'reports a garbage answer clearly' {
-        $script:fa = Start-FakeAuthority @('--interval', '1', '--scenario', 'malformed_json'); $env:D365FO_AUTHORITY = $fa.Url
+        $script:fa = Start-FakeAuthority @('--interval', '1', '--scenario', 'malformed-json'); $env:D365FO_AUTHORITY = $fa.Url
         $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; EnableException = $true }
         $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -BeLike 'InvalidAuthorityResponse,*'
         $r.Thrown.ErrorRecord.CategoryInfo.Category | Should -Be 'InvalidResult'
@@ -319,7 +321,7 @@ Describe 'Ctrl+C' {
     }
 
     It 'stops before the code arrives (a slow authority) within a second' {
-        $slow = Start-FakeAuthority @('--interval', '1', '--scenario', 'slow')
+        $slow = Start-FakeAuthority @('--interval', '1', '--scenario', 'dc-slow-response', '--delay-secs', '30')
         try {
             $env:D365FO_AUTHORITY = $slow.Url
             $ps = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource } -Async
