@@ -214,15 +214,15 @@ namespace D365fo.Interactive
                         break;
                     case "clipboard":
                         if (Json.GetBool(e, "ok")) Host($"The device code {_userCode} has been copied into your clipboard.");
-                        else Host($"The device code could not be copied into your clipboard ({Json.GetString(e, "reason")}); type it in yourself: {_userCode}");
+                        else Host($"The device code could not be copied into your clipboard: {Json.GetString(e, "reason")}. Type it in yourself: {_userCode}");
                         break;
                     case "browser":
                         if (Json.GetBool(e, "ok"))
                             Host($"The default browser has been started on {_url}, where you need to paste the code in and complete sign-in with your credentials.");
                         else if (Json.GetBool(e, "skipped"))
-                            Host($"No browser is opened ({Json.GetString(e, "reason")}); open {_url} on any device and enter the code {_userCode}.");
+                            Host($"Not opening a browser: {Json.GetString(e, "reason")}. Open {_url} on any device and enter the code {_userCode}.");
                         else
-                            Host($"The browser could not be started ({Json.GetString(e, "reason")}); open {_url} on any device and enter the code {_userCode}.");
+                            Host($"The browser could not be started: {Json.GetString(e, "reason")}. Open {_url} on any device and enter the code {_userCode}.");
                         break;
                     case "tick":
                         long left = Json.GetLong(e, "seconds_left") ?? 0;

@@ -106,7 +106,7 @@ Describe 'Signing in with the v1 endpoints (the default)' {
         $text = $r.Information -join "`n"
         $text | Should -Match 'To sign in, use a web browser to open the page http://127\.0\.0\.1:\d+/devicelogin'
         $text | Should -Match 'enter the code [A-Z0-9]+'
-        $text | Should -Match 'No browser is opened'
+        $text | Should -Match 'Not opening a browser'
         $text | Should -Match 'clipboard'
     }
 
