@@ -66,7 +66,8 @@ typedef void (*d365fo_event_cb)(void *userdata, const char *event_json);
 /* Runs a whole device code sign-in and blocks until it ends.
  * request_json: {"tenant":"..","url":"..","timeout_secs":300,
  *                optional: "authority","endpoint_version":"v1"|"v2","client_id","no_browser","no_clipboard",
- *                          "proxy":"http://host:port" (the caller's system proxy for the authority URL)}
+ *                          "proxy":"http://host:port" (the caller's system proxy for the authority URL),
+ *                          "http_timeout_secs":1..600 (per request; default 30 or D365FO_HTTP_TIMEOUT_SECS)}
  * Settings not in the request come from the environment (D365FO_AUTHORITY, D365FO_ENDPOINT_VERSION,
  * D365FO_CLIENT_ID, D365FO_NO_BROWSER), then from the stored module settings, then defaults.
  * cancel: 0 for none, else a handle from d365fo_cancel_new. cb may be NULL.
