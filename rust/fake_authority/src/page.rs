@@ -16,7 +16,7 @@ pub enum Outcome<'a> {
 const STYLE: &str = "\
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;background:#fff;color:#1b1b1b;margin:0;line-height:1.5}\
 .banner{background:#5c2d00;color:#fff;padding:.75rem 1rem}\
-.banner p{margin:0;max-width:40rem}\
+.banner p{margin:0 auto;max-width:30rem}\
 main{max-width:30rem;margin:2rem auto;padding:0 1rem}\
 h1{font-size:1.6rem;margin:.5rem 0 1rem}\
 label{display:block;font-weight:600;margin:1rem 0 .25rem}\
@@ -56,7 +56,7 @@ fn form(error: Option<&str>, value: &str) -> String {
 <label for=\"user_code\">Code</label>\
 <input id=\"user_code\" name=\"user_code\" type=\"text\" autocomplete=\"one-time-code\" autocapitalize=\"characters\" \
 spellcheck=\"false\" required autofocus aria-describedby=\"{described_by}\" aria-invalid=\"{invalid}\" value=\"{}\">\
-<p class=\"hint\" id=\"code-hint\">Nine letters and digits, as shown by the application. Enter signs in.</p>\
+<p class=\"hint\" id=\"code-hint\">Nine letters and digits, as shown by the application.</p>\
 <div class=\"actions\">\
 <button type=\"submit\" name=\"action\" value=\"approve\" class=\"primary\">Sign in</button>\
 <button type=\"submit\" name=\"action\" value=\"deny\" class=\"secondary\">Deny</button>\
