@@ -38,11 +38,20 @@ Describe 'Signing in through the device-login page in Chromium' -Skip:$NoBrowser
         $env:D365FO_AUTHORITY = $fa.Url
 
         function Start-SignIn {
-            # The cmdlet in its own runspace, running while the browser acts; -Timeout bounds a test gone wrong.
+            <# The cmdlet in a runspace of its own, running while the browser acts; -Timeout bounds a test gone
+               wrong. The runspace is out of process (a child pwsh with this environment) because the clipboard
+               library keeps one connection per process to the first X server it used, which is gone once this
+               file's Xvfb stops, and other test files in this Pester process use the clipboard after this one. #>
+            $process = [System.Management.Automation.Runspaces.PowerShellProcessInstance]::new($null, $null, $null, $false)
+            $runspace = [runspacefactory]::CreateOutOfProcessRunspace($null, $process)
+            $runspace.Open()
             $ps = [powershell]::Create()
+            $ps.Runspace = $runspace
             $null = $ps.AddScript('param($m, $t, $u) Import-Module $m; Get-D365ODataTokenInteractive -Tenant $t -Url $u -Timeout 120').
                 AddArgument($ModuleManifest).AddArgument($Tenant).AddArgument($Resource)
-            [pscustomobject]@{ PowerShell = $ps; Handle = $ps.BeginInvoke() }
+            $signIn = [pscustomobject]@{ PowerShell = $ps; Handle = $ps.BeginInvoke(); Process = $process }
+            $script:Started.Add($signIn)
+            $signIn
         }
 
         function Wait-Prompt($signIn) {
@@ -62,17 +71,24 @@ Describe 'Signing in through the device-login page in Chromium' -Skip:$NoBrowser
             throw "The cmdlet did not show the URL and code: $(@($signIn.PowerShell.Streams.Information) -join ' | ') $(@($signIn.PowerShell.Streams.Error) -join ' | ')"
         }
 
+        $script:Started = [Collections.Generic.List[object]]::new()
+        function Stop-SignIn($signIn) {
+            try { $signIn.PowerShell.Runspace.Dispose(); $signIn.PowerShell.Dispose() } catch { }
+            if (-not $signIn.Process.Process.WaitForExit(5000)) { $signIn.Process.Process.Kill() }
+        }
+
         function Complete-SignIn($signIn) {
-            if (-not $signIn.Handle.AsyncWaitHandle.WaitOne(30000)) { $signIn.PowerShell.Stop(); throw 'The cmdlet did not return within 30 s of the browser''s answer.' }
-            $ps = $signIn.PowerShell
-            $output = @($ps.EndInvoke($signIn.Handle))
-            $r = [pscustomobject]@{
-                Output    = $output
-                Warning   = @($ps.Streams.Warning | ForEach-Object Message)
-                ErrorList = @($ps.Runspace.SessionStateProxy.GetVariable('Error'))
-            }
-            $ps.Runspace.Dispose(); $ps.Dispose()
-            $r
+            try {
+                if (-not $signIn.Handle.AsyncWaitHandle.WaitOne(30000)) { throw 'The cmdlet did not return within 30 s of the browser''s answer.' }
+                $ps = $signIn.PowerShell
+                $output = @($ps.EndInvoke($signIn.Handle) | ForEach-Object { "$_" })
+                $warning = @($ps.Streams.Warning | ForEach-Object Message)
+                # Without -EnableException the cmdlet reports a failure as a warning and a record in $Error (as
+                # the original did); read $Error in the same runspace.
+                $ps.Commands.Clear()
+                $errors = @($ps.AddScript('$Error | ForEach-Object { [pscustomobject]@{ Id = $_.FullyQualifiedErrorId; Category = "$($_.CategoryInfo.Category)" } }').Invoke())
+                [pscustomobject]@{ Output = $output; Warning = $warning; ErrorList = $errors }
+            } finally { Stop-SignIn $signIn }
         }
 
         function Invoke-Browser {
@@ -89,6 +105,12 @@ Describe 'Signing in through the device-login page in Chromium' -Skip:$NoBrowser
         function Get-SignIn([string] $Code) {
             Invoke-RestMethod -Uri "$($fa.Url)/_test/signins" -NoProxy | ForEach-Object { $_ } | Where-Object user_code -EQ $Code
         }
+    }
+
+    AfterEach {
+        # A test that failed half-way leaves no waiting child pwsh behind.
+        foreach ($signIn in $Started) { if (-not $signIn.Process.Process.HasExited) { Stop-SignIn $signIn } }
+        $Started.Clear()
     }
 
     AfterAll {
@@ -145,7 +167,9 @@ Describe 'Signing in through the device-login page in Chromium' -Skip:$NoBrowser
         $r.Output.Count | Should -Be 0
         $r.Warning.Count | Should -Be 1
         $r.Warning[0] | Should -Match 'the sign-in was declined'
-        $r.ErrorList[0].FullyQualifiedErrorId | Should -Be 'SignInDeclined'
+        $r.ErrorList.Count | Should -Be 1
+        $r.ErrorList[0].Id | Should -Be 'SignInDeclined'
+        $r.ErrorList[0].Category | Should -Be 'PermissionDenied'
     }
 
     It 'shows an error on the page for a wrong code while the cmdlet keeps waiting; the right code then signs in' {
