@@ -5,13 +5,16 @@ bundled local authority, which behaves like Entra ID for a person: a device-logi
 code and click "Sign in".
 
 .DESCRIPTION
-Starts rust/fake_authority on 127.0.0.1, points the module at it with D365FO_AUTHORITY (for this process
-only), and runs what a user runs:
+Starts rust/fake_authority on 127.0.0.1, points the module at it with D365FO_AUTHORITY (for this run only),
+and runs what a user runs:
     Get-D365ODataTokenInteractive -Tenant ... -Url ... | Set-D365ODataTokenInSession
 The cmdlet copies the code to the clipboard, opens the browser on the local device-login page, shows a
 countdown, and returns when you approve. Without a display it prints the URL and the code and waits: open the
-URL in any browser on this machine. -AutoApprove lets the authority approve by itself after a few seconds and
-ends by printing the Bearer string.
+URL in any browser on this machine. -AutoApprove lets the authority approve by itself after a few seconds (no
+browser is opened) and ends by printing the Bearer string as the last line of output.
+
+Everything the demo changes in the session (D365FO_AUTHORITY, D365FO_NO_BROWSER, the default -Token) is put
+back when it ends, so running it inside your own pwsh leaves nothing pointing at the local authority.
 #>
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
@@ -21,7 +24,24 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 
-$authorityArgs = @('--port', '0', '--interval', '2', '--exit-on-stdin-eof')
+$Tenant = 'contoso.onmicrosoft.com'
+$Resource = 'https://contoso.operations.dynamics.com'
+
+function Get-TokenClaims([string] $Bearer) {
+    # The stand-in token is a JWT like Entra's: show what a script may read from it (audience, user, expiry).
+    $payload = ($Bearer -replace '^Bearer ', '').Split('.')[1].Replace('-', '+').Replace('_', '/')
+    $payload += '=' * ((4 - $payload.Length % 4) % 4)
+    [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($payload)) | ConvertFrom-Json
+}
+
+$saved = @{
+    Authority = $env:D365FO_AUTHORITY
+    NoBrowser = $env:D365FO_NO_BROWSER
+    HadToken  = $global:PSDefaultParameterValues.ContainsKey('*:Token')
+    Token     = $global:PSDefaultParameterValues['*:Token']
+}
+# `manual`: only the page (or -AutoApprove's timer) approves; the default scenario would approve by itself.
+$authorityArgs = @('--port', '0', '--interval', '2', '--scenario', 'manual', '--exit-on-stdin-eof')
 if ($AutoApprove) { $authorityArgs += @('--auto-approve-secs', "$AutoApproveSeconds") }
 $psi = [Diagnostics.ProcessStartInfo]::new($FakeAuthority)
 foreach ($a in $authorityArgs) { $psi.ArgumentList.Add($a) }
@@ -29,6 +49,7 @@ $psi.RedirectStandardInput = $true
 $psi.RedirectStandardOutput = $true
 $psi.UseShellExecute = $false
 $authority = [Diagnostics.Process]::Start($psi)
+$failed = $false
 try {
     $ready = $authority.StandardOutput.ReadLine()
     if ($ready -notmatch '^READY (http://\S+)') { throw "The local authority did not start (it said '$ready')." }
@@ -36,28 +57,57 @@ try {
     $null = $authority.StandardOutput.ReadToEndAsync()
 
     $env:D365FO_AUTHORITY = $url
-    Import-Module (Join-Path $ModulePath 'd365fo.interactive.psd1') -Force
+    if ($AutoApprove) { $env:D365FO_NO_BROWSER = '1' }
+    Import-Module (Join-Path (Resolve-Path -LiteralPath $ModulePath) 'd365fo.interactive.psd1') -Force
     Write-Host ''
-    Write-Host "d365fo.interactive $((Get-Module d365fo.interactive).Version) (native core $([D365fo.Interactive.NativeCore]::Version)) against the LOCAL TEST AUTHORITY at $url"
-    Write-Host 'No Microsoft tenant is involved; the token it issues is a stand-in.'
-    if ($AutoApprove) { Write-Host "The authority approves by itself after $AutoApproveSeconds seconds (-AutoApprove)." }
-    else { Write-Host 'Open the page below, type the code, and click "Sign in" (or "Deny"). Ctrl+C stops.' }
+    Write-Host "== Demo: d365fo.interactive $((Get-Module d365fo.interactive).Version) (native core $([D365fo.Interactive.NativeCore]::Version))"
+    Write-Host "The sign-in goes to a LOCAL TEST AUTHORITY at $url (D365FO_AUTHORITY, for this run only)."
+    Write-Host 'No Microsoft account or tenant is involved; the token it issues is a stand-in.'
+    if ($AutoApprove) {
+        Write-Host "-AutoApprove: no browser is opened; the authority approves the sign-in by itself after $AutoApproveSeconds seconds."
+    } else {
+        Write-Host 'What to do: the command below prints a page address and a code. Open the page in a browser on this'
+        Write-Host 'machine (it opens by itself when there is a display), enter the code (it is on your clipboard when'
+        Write-Host 'there is one), and click "Sign in" - or "Deny" to see a declined sign-in. Ctrl+C stops the demo.'
+    }
+    Write-Host 'While it waits, PowerShell shows a countdown in its progress bar.'
     Write-Host ''
-    Write-Host '> Get-D365ODataTokenInteractive -Tenant contoso.onmicrosoft.com -Url https://contoso.operations.dynamics.com | Set-D365ODataTokenInSession'
-    Write-Host ''
+    Write-Host "PS> Get-D365ODataTokenInteractive -Tenant $Tenant -Url $Resource | Set-D365ODataTokenInSession"
 
-    $token = Get-D365ODataTokenInteractive -Tenant 'contoso.onmicrosoft.com' -Url 'https://contoso.operations.dynamics.com' -EnableException
+    try {
+        $token = Get-D365ODataTokenInteractive -Tenant $Tenant -Url $Resource -EnableException
+    } catch {
+        $failed = $true
+        Write-Host ''
+        Write-Host "The sign-in did not complete: $($_.Exception.Message)"
+        Write-Host "(error id $($_.FullyQualifiedErrorId.Split(',')[0]), category $($_.CategoryInfo.Category)). A script sees this as a terminating"
+        Write-Host 'error with -EnableException, or as a warning and an error record without it. Run the demo again to retry.'
+        return
+    }
     $token | Set-D365ODataTokenInSession
 
-    $default = $global:PSDefaultParameterValues['*:Token']
+    $claims = Get-TokenClaims $token
+    $expires = [DateTimeOffset]::FromUnixTimeSeconds([long]$claims.exp).LocalDateTime
     Write-Host ''
-    Write-Host "Signed in. `$PSDefaultParameterValues['*:Token'] now holds the token ($($default.Length) characters), so every"
-    Write-Host 'command with a -Token parameter (for example the OData commands of d365fo.integrations) gets it by default.'
+    Write-Host "Signed in as $($claims.upn), a token for $($claims.aud), valid until $($expires.ToString('HH:mm:ss'))."
     Write-Host ''
-    Write-Host 'The bearer token:'
+    Write-Host 'What a script does next:'
+    Write-Host "- Set-D365ODataTokenInSession (in the pipeline above) made the token the default -Token of every command"
+    Write-Host "  in this session: `$PSDefaultParameterValues['*:Token'] now holds 'Bearer ...' ($($global:PSDefaultParameterValues['*:Token'].Length) characters),"
+    Write-Host '  so the OData commands of d365fo.integrations use it without being told, for example:'
+    Write-Host "      Get-D365ODataEntityData -EntityName CustomersV3 -Top 5"
+    Write-Host '- A script that calls the OData service itself sends the string as the Authorization header:'
+    Write-Host "      Invoke-RestMethod -Uri '$Resource/data/CustomersV3' -Headers @{ Authorization = `$token }"
+    Write-Host ''
+    Write-Host 'The demo now puts your session back as it was. The bearer string the command returned:'
     Write-Output $token
 }
 finally {
+    $env:D365FO_AUTHORITY = $saved.Authority
+    $env:D365FO_NO_BROWSER = $saved.NoBrowser
+    if ($saved.HadToken) { $global:PSDefaultParameterValues['*:Token'] = $saved.Token }
+    else { $global:PSDefaultParameterValues.Remove('*:Token') }
     try { $authority.StandardInput.Close() } catch { }
     if (-not $authority.WaitForExit(3000)) { $authority.Kill() }
+    if ($failed) { exit 1 }
 }

@@ -12,7 +12,8 @@
 //!   \r\nTimestamp: …"), `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`; JSON answers carry
 //!   `Cache-Control: no-store, no-cache`, `Pragma: no-cache`, `Expires: -1`,
 //!   `Content-Type: application/json; charset=utf-8`.
-//! - `GET /devicelogin`: a page where a person types the code and clicks "Sign in" or "Deny"
+//! - `GET /devicelogin[?otc=CODE]`: a page where a person types the code (filled in from `otc`, the link in
+//!   `verification_uri_complete`) and clicks "Sign in" or "Deny"
 //!   (`POST /devicelogin` with `user_code` and `action=approve|deny`). A wrong code shows an error there.
 //! - Test hooks: `GET /_test/log` (JSON array of requests received, `/_test/*` excluded: `method`, `path`,
 //!   `query`, `ms` since start, `form` object, `endpoint` devicecode|token|devicelogin|other, `tenant`,
@@ -656,7 +657,10 @@ fn handle(state: &State, mut rq: Request) {
 fn other(state: &State, rq: Request, method: &Method, path: &str, query: &str, field: &dyn Fn(&str) -> Option<String>) {
     let qfield = |name: &str| util::parse_form(query).into_iter().rev().find(|(k, _)| k == name).map(|(_, v)| v);
     match (method, path) {
-        (Method::Get, "/") | (Method::Get, "/devicelogin") => send_html(rq, 200, page::render(page::Outcome::Form)),
+        (Method::Get, "/") | (Method::Get, "/devicelogin") => {
+            let code = qfield("otc").unwrap_or_default();
+            send_html(rq, 200, page::render(page::Outcome::Form { code: &code }))
+        }
         (Method::Post, "/devicelogin") => {
             let code = field("user_code").unwrap_or_default();
             let deny = field("action").as_deref() == Some("deny");

@@ -5,8 +5,8 @@ use crate::util::html_escape;
 
 /// What the page reports after a submit.
 pub enum Outcome<'a> {
-    /// The empty form.
-    Form,
+    /// The form, with the code filled in when the link carried one (`verification_uri_complete`'s `?otc=`).
+    Form { code: &'a str },
     /// The code was not recognised (wrong, expired, used, or empty); the form is shown again.
     WrongCode(&'a str),
     SignedIn { user_code: &'a str },
@@ -15,7 +15,8 @@ pub enum Outcome<'a> {
 
 const STYLE: &str = "\
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;background:#fff;color:#1b1b1b;margin:0;line-height:1.5}\
-.banner{background:#5c2d00;color:#fff;padding:.75rem 1rem;font-weight:600}\
+.banner{background:#5c2d00;color:#fff;padding:.75rem 1rem}\
+.banner p{margin:0 auto;max-width:30rem}\
 main{max-width:30rem;margin:2rem auto;padding:0 1rem}\
 h1{font-size:1.6rem;margin:.5rem 0 1rem}\
 label{display:block;font-weight:600;margin:1rem 0 .25rem}\
@@ -34,17 +35,19 @@ input:focus-visible,button:focus-visible{outline:3px solid #1b1b1b;outline-offse
 fn frame(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta name=\"color-scheme\" content=\"light\">\
 <title>{title} – Local test authority</title><style>{STYLE}</style></head><body>\
-<div class=\"banner\" role=\"note\">Local test authority — not Microsoft. No real account is used or signed in here.</div>\
+<header class=\"banner\"><p><strong>Local test authority — not Microsoft.</strong> This page is served on this computer \
+for tests and the demo of d365fo.interactive; no real account is used or signed in here.</p></header>\
 <main>{body}</main></body></html>\n"
     )
 }
 
 fn form(error: Option<&str>, value: &str) -> String {
-    let (alert, invalid) = match error {
-        Some(msg) => (format!("<div class=\"error\" role=\"alert\" id=\"result\" data-result=\"wrong-code\">{msg}</div>"), "true"),
-        None => (String::new(), "false"),
+    // The error is tied to the field (aria-describedby) as well as announced (role=alert).
+    let (alert, invalid, described_by) = match error {
+        Some(msg) => (format!("<div class=\"error\" role=\"alert\" id=\"result\" data-result=\"wrong-code\">{msg}</div>"), "true", "result code-hint"),
+        None => (String::new(), "false", "code-hint"),
     };
     format!(
         "<h1>Enter code</h1>\
@@ -52,7 +55,7 @@ fn form(error: Option<&str>, value: &str) -> String {
 <form method=\"post\" action=\"/devicelogin\">\
 <label for=\"user_code\">Code</label>\
 <input id=\"user_code\" name=\"user_code\" type=\"text\" autocomplete=\"one-time-code\" autocapitalize=\"characters\" \
-spellcheck=\"false\" required autofocus aria-describedby=\"code-hint\" aria-invalid=\"{invalid}\" value=\"{}\">\
+spellcheck=\"false\" required autofocus aria-describedby=\"{described_by}\" aria-invalid=\"{invalid}\" value=\"{}\">\
 <p class=\"hint\" id=\"code-hint\">Nine letters and digits, as shown by the application.</p>\
 <div class=\"actions\">\
 <button type=\"submit\" name=\"action\" value=\"approve\" class=\"primary\">Sign in</button>\
@@ -65,9 +68,9 @@ spellcheck=\"false\" required autofocus aria-describedby=\"code-hint\" aria-inva
 /// The page for an outcome.
 pub fn render(outcome: Outcome) -> String {
     match outcome {
-        Outcome::Form => frame("Enter code", &form(None, "")),
+        Outcome::Form { code } => frame("Enter code", &form(None, code)),
         Outcome::WrongCode(value) => frame(
-            "Enter code",
+            "Error: Enter code",
             &form(
                 Some("That code was not recognised. It may be mistyped, expired, or already used. Check the code and try again."),
                 value,
@@ -98,17 +101,25 @@ mod tests {
 
     #[test]
     fn the_form_is_labelled_and_marked_as_a_local_test_authority() {
-        let p = render(Outcome::Form);
+        let p = render(Outcome::Form { code: "" });
         assert!(p.contains("<label for=\"user_code\">Code</label>") && p.contains("id=\"user_code\""));
         assert!(p.contains(">Sign in</button>") && p.contains(">Deny</button>"));
         assert!(p.contains("Local test authority — not Microsoft"));
         assert!(p.contains("lang=\"en\""));
+        assert!(p.contains("aria-describedby=\"code-hint\"") && !p.contains("role=\"alert\""));
+    }
+
+    #[test]
+    fn a_code_from_the_link_is_filled_in_escaped() {
+        let p = render(Outcome::Form { code: "AB\"C" });
+        assert!(p.contains("value=\"AB&quot;C\""));
     }
 
     #[test]
     fn a_wrong_code_is_announced_and_escaped() {
         let p = render(Outcome::WrongCode("<script>"));
-        assert!(p.contains("role=\"alert\"") && p.contains("aria-invalid=\"true\""));
+        assert!(p.contains("role=\"alert\"") && p.contains("aria-invalid=\"true\"") && p.contains("aria-describedby=\"result code-hint\""));
+        assert!(p.contains("<title>Error: "));
         assert!(p.contains("&lt;script&gt;") && !p.contains("<script>"));
     }
 }
