@@ -10,8 +10,11 @@ const CLIPBOARD_WAIT: Duration = Duration::from_secs(3);
 
 /// The clipboard stays open for the life of the process: on X11 the copying program owns the text and
 /// serves pastes, so dropping it at the end of the call would empty the clipboard (no manager to hand to).
-fn clipboard_slot() -> &'static Mutex<Option<arboard::Clipboard>> {
-    static SLOT: OnceLock<Mutex<Option<arboard::Clipboard>>> = OnceLock::new();
+/// It is kept with the display it was opened on: a session whose DISPLAY changed gets a new one.
+type ClipboardSlot = Mutex<Option<(String, arboard::Clipboard)>>;
+
+fn clipboard_slot() -> &'static ClipboardSlot {
+    static SLOT: OnceLock<ClipboardSlot> = OnceLock::new();
     SLOT.get_or_init(|| Mutex::new(None))
 }
 
@@ -45,13 +48,17 @@ fn no_display_reason(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     }
 }
 
-fn set_clipboard_text(text: &str) -> Result<(), String> {
+fn set_clipboard_text(text: &str, display: &str) -> Result<(), String> {
     let mut slot = clipboard_slot().lock().unwrap_or_else(|p| p.into_inner());
+    if slot.as_ref().is_some_and(|(opened_on, _)| opened_on != display) {
+        *slot = None;
+    }
     for attempt in 0..2 {
         if slot.is_none() {
-            *slot = Some(arboard::Clipboard::new().map_err(|e| describe_clipboard_error(&e))?);
+            let cb = arboard::Clipboard::new().map_err(|e| describe_clipboard_error(&e))?;
+            *slot = Some((display.to_string(), cb));
         }
-        let Some(cb) = slot.as_mut() else { continue };
+        let Some((_, cb)) = slot.as_mut() else { continue };
         match cb.set_text(text.to_string()) {
             Ok(()) => return Ok(()),
             // The display may have gone away since the last call: open a new clipboard once.
@@ -72,10 +79,11 @@ pub fn copy_to_clipboard(text: &str, env: &dyn Fn(&str) -> Option<String>, cance
     }
     let (tx, rx) = mpsc::channel();
     let text = text.to_string();
+    let display = format!("{}|{}", env("DISPLAY").unwrap_or_default(), env("WAYLAND_DISPLAY").unwrap_or_default());
     std::thread::Builder::new()
         .name("d365fo-clipboard".into())
         .spawn(move || {
-            let _ = tx.send(set_clipboard_text(&text));
+            let _ = tx.send(set_clipboard_text(&text, &display));
         })
         .map_err(|_| "could not start a thread for the clipboard".to_string())?;
     let mut waited = Duration::ZERO;
