@@ -391,6 +391,7 @@ Describe 'Hostile input: one clear error before any request, and nothing else is
         $quiet = Invoke-SignIn @{ Tenant = $T; Url = $Resource }
         $loud = Invoke-SignIn @{ Tenant = $T; Url = $Resource; EnableException = $true }
         Assert-CleanFailure -Quiet $quiet -Loud $loud -Id 'InvalidParameter' -Category 'InvalidArgument' -Message "the tenant '.*' is not valid: (it )?$Why"
+        foreach ($r in $quiet, $loud) { Assert-NoSecret $r $fa }
         @(Get-FaJson $fa '/_test/log').Count | Should -Be $before
         $canary.Listener.Pending() | Should -BeFalse
     }
@@ -450,7 +451,7 @@ Describe 'Hostile input: one clear error before any request, and nothing else is
 
     It 'refuses the authority <A> (D365FO_AUTHORITY)' -TestCases @(
         @{ A = 'http://login.evil.example'; Why = 'plain http to a host that is not loopback' }
-        @{ A = 'http://user:pw@127.0.0.1:CANARY'; Why = 'user name or password' }
+        @{ A = 'http://user:S3cretPw@127.0.0.1:CANARY'; Why = 'user name or password' }
         @{ A = 'ftp://127.0.0.1:CANARY'; Why = "the scheme is 'ftp'" }
         @{ A = 'https://login.microsoftonline.com/?x=1'; Why = 'must not have a query or fragment' }
         @{ A = 'login.microsoftonline.com'; Why = 'not an absolute URL' }
@@ -461,6 +462,19 @@ Describe 'Hostile input: one clear error before any request, and nothing else is
             $r = Invoke-SignIn @{ Tenant = 'contoso.onmicrosoft.com'; Url = $Resource; EnableException = $true }
         } finally { $env:D365FO_AUTHORITY = $fa.Url }
         Assert-CleanFailure -Loud $r -Id 'InvalidParameter' -Category 'InvalidArgument' -Message "the authority '.*' \(D365FO_AUTHORITY\) .*$Why"
+        (Get-AllText $r).Contains('S3cretPw') | Should -BeFalse -Because 'credentials in a URL are never echoed'
+        $canary.Listener.Pending() | Should -BeFalse
+    }
+
+    It 'refuses a proxy URL that cannot work, naming the variable, never echoing its password' {
+        $env:D365FO_AUTHORITY = $null
+        $env:HTTPS_PROXY = "http://user:S3cretPw@bad host:$($canary.Port)"
+        try {
+            $quiet = Invoke-SignIn @{ Tenant = 'contoso.onmicrosoft.com'; Url = $Resource }
+            $loud = Invoke-SignIn @{ Tenant = 'contoso.onmicrosoft.com'; Url = $Resource; EnableException = $true }
+        } finally { $env:HTTPS_PROXY = $null; $env:D365FO_AUTHORITY = $fa.Url }
+        Assert-CleanFailure -Quiet $quiet -Loud $loud -Id 'InvalidParameter' -Category 'InvalidArgument' -Message "HTTPS_PROXY: the proxy 'http://\*\*\*@bad host:\d+' is not valid"
+        foreach ($r in $quiet, $loud) { (Get-AllText $r).Contains('S3cretPw') | Should -BeFalse }
         $canary.Listener.Pending() | Should -BeFalse
     }
 
@@ -629,6 +643,7 @@ try { Get-D365ODataTokenInteractive -Tenant panic.hook.test -Url $Resource -Enab
         $lines | Should -Contain 'NEXT:True'
         $lines | Should -Contain 'HOOK-OFF:True'
         $r.StdErr | Should -Not -Match 'panicked|forced panic'
+        foreach ($s in Get-Secrets $fa) { "$($r.StdOut)$($r.StdErr)".Contains($s) | Should -BeFalse }
         # The hook fires before anything is sent: only the two later sign-ins reached the authority.
         @(Get-FaJson $fa '/_test/log' | Where-Object endpoint -EQ 'devicecode').Count | Should -Be 2
     }

@@ -131,7 +131,7 @@ impl UreqTransport {
     pub fn new(settings: &FlowSettings, env: &dyn Fn(&str) -> Option<String>) -> CoreResult<(Self, Option<String>)> {
         let proxy_url = choose_proxy(&settings.authority_url, settings.request_proxy.as_deref(), env)?;
         let proxy = match &proxy_url {
-            Some(p) => Some(ureq::Proxy::new(p).map_err(|_| CoreError::invalid(format!("the proxy '{}' is not valid", validate::printable(p))))?),
+            Some(p) => Some(ureq::Proxy::new(p).map_err(|_| CoreError::invalid(format!("the proxy '{}' is not valid", validate::printable_url(p))))?),
             None => None,
         };
         let config = ureq::Agent::config_builder()
@@ -232,7 +232,7 @@ pub fn check_proxy_url(p: &str, source: &str) -> CoreResult<()> {
     }
     validate::parse_http_url(&with_scheme)
         .map(|_| ())
-        .map_err(|why| CoreError::invalid(format!("{source}: the proxy '{}' is not valid: {why}", validate::printable(p))))
+        .map_err(|why| CoreError::invalid(format!("{source}: the proxy '{}' is not valid: {why}", validate::printable_url(p))))
 }
 
 /// The proxy for a request to `target`: none for loopback; else the caller's proxy; else the
@@ -363,6 +363,8 @@ mod tests {
         let e = choose_proxy(&target, None, &env_of(&[("HTTPS_PROXY", "http://bad host")])).unwrap_err();
         assert!(e.message.contains("HTTPS_PROXY"), "{}", e.message);
         assert!(check_proxy_url("proxy.corp:3128", "x").is_ok());
+        let e = choose_proxy(&target, None, &env_of(&[("HTTPS_PROXY", "http://user:S3cret@bad host:1")])).unwrap_err();
+        assert!(!e.message.contains("S3cret") && e.message.contains("http://***@bad host:1"), "{}", e.message);
     }
 
     #[test]
