@@ -6,8 +6,9 @@ The one entry point to build, test, demonstrate and package d365fo.interactive.
 Tasks:
   Build    (default) cargo build --release of the Rust workspace, dotnet build of dotnet-shim/, and the
            importable module assembled at out/d365fo.interactive/. Nothing that did not change is rebuilt.
-  Test     Build, then cargo test and the Pester suite (tests/pester) in a fresh pwsh against the built
-           module. Ends with a line "N passed, N failed" and a non-zero exit code on any failure.
+  Test     Build, then cargo test, the C ABI tests under valgrind memcheck (Linux, when valgrind is installed)
+           and the Pester suite (tests/pester) in a fresh pwsh against the built module. Ends with a line
+           "N passed, N failed" and a non-zero exit code on any failure.
   Demo     Build, then a real device code sign-in with the module against the bundled local authority
            (no tenant needed). -AutoApprove approves by itself after a few seconds.
   Package  Build, then a versioned module folder and a .nupkg under out/package/.
@@ -204,6 +205,27 @@ function Get-PwshCommand {
     return @('dotnet', $dll)
 }
 
+function Invoke-ValgrindAbiTest {
+    <# The C ABI test binaries (rust/d365fo_interactive/tests/ffi.rs and reliability_ffi.rs) under valgrind memcheck:
+       zero errors and no definite leaks. Returns $true (passed), $false (failed) or $null (skipped; says why). #>
+    if (-not $IsLinux) { Write-Host 'valgrind: skipped (Linux only)'; return $null }
+    if (-not (Get-Command valgrind -ErrorAction SilentlyContinue)) { Write-Host 'valgrind: skipped (valgrind is not installed; .ci/run installs it)'; return $null }
+    $tests = 'ffi', 'reliability_ffi'
+    # The same arguments as the cargo test above, so nothing is rebuilt.
+    $json = & cargo test --release --workspace --no-run --message-format=json @script:CargoArgs 2>$null
+    $exes = @($json | ForEach-Object { try { $_ | ConvertFrom-Json } catch { } } |
+        Where-Object { $_.reason -eq 'compiler-artifact' -and $_.executable -and $_.profile.test -and $_.target.name -in $tests } | ForEach-Object executable)
+    if ($exes.Count -ne $tests.Count) { Write-Host "valgrind: FAILED, the ABI test binaries were not found ($($exes -join ', '))"; return $false }
+    $ok = $true
+    foreach ($exe in $exes) {
+        Write-Host "valgrind: $exe"
+        & valgrind --tool=memcheck --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q $exe --test-threads=1 2>&1 | ForEach-Object { Write-Host "$_" }
+        if ($LASTEXITCODE -ne 0) { Write-Host "valgrind: FAILED on $exe (exit code $LASTEXITCODE)"; $ok = $false }
+    }
+    if ($ok) { Write-Host 'valgrind: no errors, no definite leaks' }
+    $ok
+}
+
 function Invoke-Test {
     Invoke-Build
     $passed = 0; $failed = 0; $skipped = 0
@@ -218,6 +240,9 @@ function Invoke-Test {
             }
         }
         if ($cargoExit -ne 0 -and $failed -eq 0) { $failed++; Write-Host "cargo test exited with $cargoExit" }
+
+        Write-Host '== valgrind memcheck of the C ABI tests'
+        switch (Invoke-ValgrindAbiTest) { $true { $passed++ } $false { $failed++ } default { $skipped++ } }
     }
 
     Write-Host '== Pester'

@@ -62,7 +62,7 @@ function Start-FakeAuthority {
     $p = [Diagnostics.Process]::Start($psi)
     $null = $p.StandardError.ReadToEndAsync()
     $read = $p.StandardOutput.ReadLineAsync()
-    if (-not $read.Wait(10000) -or $read.Result -notmatch '^READY (http://\S+)') {
+    if (-not $read.Wait(10000) -or $read.Result -notmatch '^READY (https?://\S+)') {
         try { $p.Kill() } catch { }
         throw "The fake authority did not report READY (got '$($read.Result)')."
     }

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 pub const MAX_CONSECUTIVE_FAILURES: u32 = 5;
 /// RFC 8628 §3.5: slow_down adds five seconds to this and every later interval.
 pub const SLOW_DOWN_STEP_SECS: u64 = 5;
+/// With D365FO_TEST_HOOKS=1, a sign-in to this tenant panics inside the flow (tests of the panic boundary).
+pub const PANIC_HOOK_TENANT: &str = "panic.hook.test";
 /// Retry-After values above this are not honoured (the deadline ends the flow anyway).
 const MAX_RETRY_AFTER_SECS: u64 = 600;
 
@@ -40,6 +42,10 @@ pub fn run_device_flow_with(
     let env = settings::process_env;
     let stored = crate::config::stored_settings();
     let settings = settings::resolve(request_json, &env, &stored)?;
+    if settings.tenant == PANIC_HOOK_TENANT && env("D365FO_TEST_HOOKS").as_deref() == Some("1") {
+        // Test-only: proves a panic in the flow surfaces as an error at the boundary, not a crash.
+        panic!("forced panic in the flow (D365FO_TEST_HOOKS)");
+    }
     let mut events = Events { emit };
     let transport: Arc<dyn Transport> = match transport {
         Some(t) => t,

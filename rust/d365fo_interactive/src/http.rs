@@ -131,7 +131,7 @@ impl UreqTransport {
     pub fn new(settings: &FlowSettings, env: &dyn Fn(&str) -> Option<String>) -> CoreResult<(Self, Option<String>)> {
         let proxy_url = choose_proxy(&settings.authority_url, settings.request_proxy.as_deref(), env)?;
         let proxy = match &proxy_url {
-            Some(p) => Some(ureq::Proxy::new(p).map_err(|_| CoreError::invalid(format!("the proxy '{}' is not valid", validate::printable(p))))?),
+            Some(p) => Some(ureq::Proxy::new(p).map_err(|_| CoreError::invalid(format!("the proxy '{}' is not valid", validate::printable_url(p))))?),
             None => None,
         };
         let config = ureq::Agent::config_builder()
@@ -184,6 +184,10 @@ fn map_ureq_error(e: ureq::Error) -> TransportError {
         }),
         E::HostNotFound => TransportError::Connect("the host name could not be resolved".into()),
         E::ConnectionFailed => TransportError::Connect("the connection failed".into()),
+        // rustls reports a failed handshake (e.g. an untrusted certificate) through the TLS stream's reads and
+        // writes, so it reaches us as an I/O error wrapping rustls::Error: TLS, not a broken connection (which
+        // would be retried).
+        E::Io(ref io) if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) => TransportError::Tls(describe_tls(tls)),
         E::Io(io) => match io.kind() {
             ErrorKind::ConnectionRefused => TransportError::Connect("connection refused".into()),
             ErrorKind::TimedOut | ErrorKind::WouldBlock => TransportError::Timeout("the network timed out".into()),
@@ -198,11 +202,25 @@ fn map_ureq_error(e: ureq::Error) -> TransportError {
         E::BodyExceedsLimit(_) => TransportError::TooLarge,
         E::LargeResponseHeader(..) => TransportError::Broken("the response headers were too large".into()),
         E::Tls(s) => TransportError::Tls(s.to_string()),
-        E::Rustls(r) => TransportError::Tls(r.to_string()),
+        E::Rustls(r) => TransportError::Tls(describe_tls(&r)),
         E::Pem(_) => TransportError::Tls("a certificate could not be read".into()),
         E::ConnectProxyFailed(s) => TransportError::Proxy(s),
         E::InvalidProxyUrl => TransportError::Proxy("the proxy URL is not valid".into()),
         other => TransportError::Other(other.to_string()),
+    }
+}
+
+/// A TLS failure in words; certificate problems say where trust comes from.
+fn describe_tls(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => {
+            "the server's certificate is not signed by an authority trusted here (UnknownIssuer; trust comes from the OS trust store, or SSL_CERT_FILE)".into()
+        }
+        rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName) => {
+            "the server's certificate is not valid for this host name (NotValidForName)".into()
+        }
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Expired) => "the server's certificate has expired (Expired)".into(),
+        other => other.to_string(),
     }
 }
 
@@ -214,7 +232,7 @@ pub fn check_proxy_url(p: &str, source: &str) -> CoreResult<()> {
     }
     validate::parse_http_url(&with_scheme)
         .map(|_| ())
-        .map_err(|why| CoreError::invalid(format!("{source}: the proxy '{}' is not valid: {why}", validate::printable(p))))
+        .map_err(|why| CoreError::invalid(format!("{source}: the proxy '{}' is not valid: {why}", validate::printable_url(p))))
 }
 
 /// The proxy for a request to `target`: none for loopback; else the caller's proxy; else the
@@ -345,6 +363,30 @@ mod tests {
         let e = choose_proxy(&target, None, &env_of(&[("HTTPS_PROXY", "http://bad host")])).unwrap_err();
         assert!(e.message.contains("HTTPS_PROXY"), "{}", e.message);
         assert!(check_proxy_url("proxy.corp:3128", "x").is_ok());
+        let e = choose_proxy(&target, None, &env_of(&[("HTTPS_PROXY", "http://user:S3cret@bad host:1")])).unwrap_err();
+        assert!(!e.message.contains("S3cret") && e.message.contains("http://***@bad host:1"), "{}", e.message);
+    }
+
+    #[test]
+    fn tls_failures_wrapped_in_io_errors_are_tls_not_a_broken_connection() {
+        for (cert, words) in [
+            (rustls::CertificateError::UnknownIssuer, "not signed by an authority trusted here"),
+            (rustls::CertificateError::NotValidForName, "not valid for this host name"),
+            (rustls::CertificateError::Expired, "has expired"),
+        ] {
+            let io = std::io::Error::new(ErrorKind::InvalidData, rustls::Error::InvalidCertificate(cert));
+            match map_ureq_error(ureq::Error::Io(io)) {
+                TransportError::Tls(why) => assert!(why.contains(words), "{why}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let io = std::io::Error::new(ErrorKind::InvalidData, rustls::Error::DecryptError);
+        let e = map_ureq_error(ureq::Error::Io(io));
+        assert!(matches!(e, TransportError::Tls(_)) && !e.is_transient(), "{e:?}");
+        assert!(e.to_core("h:1").message.starts_with("TLS with the authority h:1 failed: "));
+        // Other I/O errors keep their meaning.
+        let e = map_ureq_error(ureq::Error::Io(std::io::Error::new(ErrorKind::ConnectionReset, "reset")));
+        assert_eq!(e, TransportError::Broken("the connection was reset".into()));
     }
 
     #[test]

@@ -153,7 +153,7 @@ pub fn resource_url(s: &str) -> CoreResult<String> {
         ));
     }
     parse_http_url(trimmed)
-        .map_err(|why| CoreError::invalid(format!("the Url '{}' is not an absolute http(s) URL: {why}", printable(s))))?;
+        .map_err(|why| CoreError::invalid(format!("the Url '{}' is not an absolute http(s) URL: {why}", printable_url(s))))?;
     Ok(trimmed.to_string())
 }
 
@@ -162,10 +162,10 @@ pub fn resource_url(s: &str) -> CoreResult<String> {
 pub fn authority(s: &str, source: &str) -> CoreResult<(String, HttpUrl)> {
     let trimmed = s.trim_end_matches('/');
     let u = parse_http_url(trimmed).map_err(|why| {
-        CoreError::invalid(format!("the authority '{}' ({source}) is not an absolute http(s) URL: {why}", printable(s)))
+        CoreError::invalid(format!("the authority '{}' ({source}) is not an absolute http(s) URL: {why}", printable_url(s)))
     })?;
     if u.rest.contains(['?', '#']) {
-        return Err(CoreError::invalid(format!("the authority '{}' ({source}) must not have a query or fragment", printable(s))));
+        return Err(CoreError::invalid(format!("the authority '{}' ({source}) must not have a query or fragment", printable_url(s))));
     }
     if u.scheme == "http" && !u.is_loopback() {
         return Err(CoreError::invalid(format!(
@@ -188,6 +188,21 @@ pub fn client_id(s: &str, source: &str) -> CoreResult<()> {
             "the client id '{}' ({source}) is not valid; it should be an application id (GUID)",
             printable(s)
         )))
+    }
+}
+
+/// A URL safe to echo in an error message: any user name and password before the host replaced by `***`,
+/// then as `printable`. (Proxy and authority URLs may carry credentials; messages must not.)
+pub fn printable_url(s: &str) -> String {
+    let (scheme, rest) = match s.find("://") {
+        Some(i) => s.split_at(i + 3),
+        None => ("", s),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rfind('@') {
+        Some(at) => printable(&format!("{scheme}***{}{tail}", &authority[at..])),
+        None => printable(s),
     }
 }
 
@@ -288,6 +303,21 @@ mod tests {
         assert_eq!(u.host_port(), "[::1]:80");
         assert!(parse_http_url("http://h:99999").is_err());
         assert!(parse_http_url("http://h:0").is_err());
+    }
+
+    #[test]
+    fn credentials_in_urls_never_reach_a_message() {
+        assert_eq!(printable_url("http://user:S3cret@proxy:3128/x?y"), "http://***@proxy:3128/x?y");
+        assert_eq!(printable_url("user:S3cret@proxy:3128"), "***@proxy:3128");
+        assert_eq!(printable_url("https://a:b@c@host/p@q"), "https://***@host/p@q");
+        assert_eq!(printable_url("https://host/p@q"), "https://host/p@q");
+        for (e, secret) in [
+            (authority("http://user:S3cret@127.0.0.1:1", "D365FO_AUTHORITY").unwrap_err(), "S3cret"),
+            (resource_url("https://user:S3cret@x.example").unwrap_err(), "S3cret"),
+            (authority("https://user:S3cret@login.example/?q", "t").unwrap_err(), "S3cret"),
+        ] {
+            assert!(!e.message.contains(secret) && e.message.contains("***@"), "{}", e.message);
+        }
     }
 
     #[test]

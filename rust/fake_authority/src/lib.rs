@@ -48,19 +48,23 @@
 //!   `malformed-json` (a truncated object), `missing-fields` (token: no `access_token`; dc: no `user_code`),
 //!   `wrong-types` (token: `access_token` a number; dc: `interval` "five"), `redirect-other-host`
 //!   (302 to https://login.evil.example), `redirect-http` (307 to http://login.microsoftonline.com),
-//!   `html-error` (502 HTML page; at the token stage on every poll), `slow-response` (every answer at that
-//!   stage after `delay_secs`), `extra-fields` (token: extra members in the token response; dc: extra
-//!   members in the device code response).
+//!   (`--redirect-to URL` points both at URL instead), `transient-503-retry-after` (503 with
+//!   `Retry-After: retry_after`), `transient-429-no-retry-after` (429 without Retry-After), `html-error`
+//!   (502 HTML page; at the token stage on every poll), `slow-response` (every answer at that stage after
+//!   `delay_secs`), `extra-fields` (token: extra members in the token response; dc: extra members in the
+//!   device code response).
 //! - `always-503`: every poll answers 503.
 
 pub mod entra;
 mod page;
+pub mod tls;
 pub mod util;
 
 use entra::{Tokens, Version, error_body};
 use serde_json::{Map, Value, json};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -91,6 +95,11 @@ pub struct Options {
     pub delay_secs: f64,
     /// One line per request on stderr.
     pub verbose: bool,
+    /// Serve HTTPS with this PEM certificate chain and key (`--tls-cert`, `--tls-key`) instead of plain http.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Scheme and host the redirect scenarios point at instead of their defaults (`--redirect-to`), e.g. a
+    /// local listener that proves the client never follows them.
+    pub redirect_to: Option<String>,
 }
 
 impl Default for Options {
@@ -108,6 +117,8 @@ impl Default for Options {
             retry_after: 3,
             delay_secs: 3.0,
             verbose: false,
+            tls: None,
+            redirect_to: None,
         }
     }
 }
@@ -132,6 +143,8 @@ pub enum Kind {
     DeviceCodeError200,
     Transient503,
     Transient429,
+    Transient503RetryAfter,
+    Transient429NoRetryAfter,
     Always503,
     Reset,
     SlowResponse,
@@ -159,6 +172,8 @@ const KINDS: &[(&str, Kind, bool)] = &[
     ("devicecode-error-200", Kind::DeviceCodeError200, false),
     ("transient-503", Kind::Transient503, true),
     ("transient-429", Kind::Transient429, true),
+    ("transient-503-retry-after", Kind::Transient503RetryAfter, true),
+    ("transient-429-no-retry-after", Kind::Transient429NoRetryAfter, true),
     ("always-503", Kind::Always503, false),
     ("reset", Kind::Reset, true),
     ("slow-response", Kind::SlowResponse, true),
@@ -263,15 +278,31 @@ pub struct FakeAuthority {
     state: Arc<State>,
     server: Arc<Server>,
     thread: Option<JoinHandle<()>>,
+    /// The TLS listener in front of the server, when serving HTTPS.
+    tls: Option<tls::TlsFront>,
 }
 
 impl FakeAuthority {
     /// Binds 127.0.0.1 (`opts.port`, 0 for any free port) and serves on background threads.
+    /// With `opts.tls`, HTTPS on `opts.port` in front of plain HTTP on an internal loopback port.
     pub fn start(opts: Options) -> io::Result<FakeAuthority> {
-        let server = Server::http(("127.0.0.1", opts.port)).map_err(io::Error::other)?;
+        let tls_config = match &opts.tls {
+            Some((cert, key)) => Some(tls::server_config(cert, key)?),
+            None => None,
+        };
+        let plain_port = if tls_config.is_some() { 0 } else { opts.port };
+        let server = Server::http(("127.0.0.1", plain_port)).map_err(io::Error::other)?;
         let port = server.server_addr().to_ip().map(|a| a.port()).ok_or_else(|| io::Error::other("no IP address"))?;
+        let tls = match tls_config {
+            Some(c) => Some(tls::TlsFront::start(opts.port, port, c)?),
+            None => None,
+        };
+        let base_url = match &tls {
+            Some(t) => format!("https://127.0.0.1:{}", t.port()),
+            None => format!("http://127.0.0.1:{port}"),
+        };
         let state = Arc::new(State {
-            base_url: format!("http://127.0.0.1:{port}"),
+            base_url,
             local_port: port,
             opts,
             start: Instant::now(),
@@ -289,16 +320,16 @@ impl FakeAuthority {
                 }
             }
         })?;
-        Ok(FakeAuthority { state, server, thread: Some(thread) })
+        Ok(FakeAuthority { state, server, thread: Some(thread), tls })
     }
 
-    /// `http://127.0.0.1:PORT`, the value for D365FO_AUTHORITY.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS), the value for D365FO_AUTHORITY.
     pub fn base_url(&self) -> String {
         self.state.base_url.clone()
     }
 
     pub fn port(&self) -> u16 {
-        self.state.local_port
+        self.tls.as_ref().map_or(self.state.local_port, tls::TlsFront::port)
     }
 
     /// The requests received so far (as `GET /_test/log`).
@@ -335,6 +366,7 @@ impl FakeAuthority {
 
 impl Drop for FakeAuthority {
     fn drop(&mut self) {
+        self.tls.take();
         self.server.unblock();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -511,6 +543,14 @@ fn send_fault(state: &State, rq: Request, kind: Kind, stage: Stage, version: Ver
             let h = vec![header("Content-Type", "text/plain; charset=utf-8"), header("Retry-After", &state.opts.retry_after.to_string())];
             let _ = rq.respond(bytes_response(429, h, b"Too Many Requests".to_vec()));
         }
+        Kind::Transient429NoRetryAfter => {
+            let h = vec![header("Content-Type", "text/plain; charset=utf-8")];
+            let _ = rq.respond(bytes_response(429, h, b"Too Many Requests".to_vec()));
+        }
+        Kind::Transient503RetryAfter => {
+            let h = vec![header("Content-Type", "text/plain; charset=utf-8"), header("Retry-After", &state.opts.retry_after.to_string())];
+            let _ = rq.respond(bytes_response(503, h, b"Service Unavailable".to_vec()));
+        }
         Kind::HtmlError => {
             let html = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><p>The gateway did not get a response from the upstream server.</p></body></html>";
             let h = vec![header("Content-Type", "text/html; charset=utf-8")];
@@ -578,11 +618,10 @@ fn send_fault(state: &State, rq: Request, kind: Kind, stage: Stage, version: Ver
         }
         Kind::RedirectOtherHost | Kind::RedirectHttp => {
             let path = rq.url().to_string();
-            let (status, location) = if kind == Kind::RedirectOtherHost {
-                (302, format!("https://login.evil.example{path}"))
-            } else {
-                (307, format!("http://login.microsoftonline.com{path}"))
-            };
+            let (status, default_base) =
+                if kind == Kind::RedirectOtherHost { (302, "https://login.evil.example") } else { (307, "http://login.microsoftonline.com") };
+            let base = state.opts.redirect_to.as_deref().unwrap_or(default_base).trim_end_matches('/');
+            let location = format!("{base}{path}");
             let h = vec![header("Location", &location), header("Content-Type", "text/html; charset=utf-8")];
             let _ = rq.respond(bytes_response(status, h, b"<html><body>Moved</body></html>".to_vec()));
         }

@@ -5,7 +5,7 @@
 //! fake_authority [--port N] [--interval S] [--expires-in S] [--scenario NAME]
 //!                [--approve-after-polls N] [--approve-after-secs T] [--auto-approve-secs T]
 //!                [--token-prefix X] [--retry-after S] [--delay-secs S] [--no-loop-detection]
-//!                [--exit-on-stdin-eof] [--verbose] [--list-scenarios]
+//!                [--tls-cert PEM --tls-key PEM] [--redirect-to URL] [--exit-on-stdin-eof] [--verbose] [--list-scenarios]
 //! ```
 //! The first line on stdout is exactly `READY http://127.0.0.1:PORT`; it serves until killed or, with
 //! `--exit-on-stdin-eof`, until stdin closes. Per sign-in scenarios: tenant `NAME.scenario.test`.
@@ -17,13 +17,14 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: fake_authority [--port N] [--interval S] [--expires-in S] [--scenario NAME]
                       [--approve-after-polls N] [--approve-after-secs T] [--auto-approve-secs T]
                       [--token-prefix X] [--retry-after S] [--delay-secs S] [--no-loop-detection]
-                      [--exit-on-stdin-eof] [--verbose] [--list-scenarios]
+                      [--tls-cert PEM --tls-key PEM] [--redirect-to URL] [--exit-on-stdin-eof] [--verbose] [--list-scenarios]
 A local stand-in for Entra ID's device code endpoints (v1 and v2). Not Microsoft.
-Prints `READY http://127.0.0.1:PORT` when listening. Tenant NAME.scenario.test picks scenario NAME per sign-in.";
+Prints `READY http://127.0.0.1:PORT` when listening (`https://` with --tls-cert and --tls-key). Tenant NAME.scenario.test picks scenario NAME per sign-in.";
 
 fn parse(args: &[String]) -> Result<(Options, bool), String> {
     let mut o = Options::default();
     let mut exit_on_eof = false;
+    let (mut tls_cert, mut tls_key) = (None, None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
@@ -50,12 +51,20 @@ fn parse(args: &[String]) -> Result<(Options, bool), String> {
             }
             "--retry-after" => o.retry_after = num("--retry-after", value(a)?)?,
             "--delay-secs" => o.delay_secs = num("--delay-secs", value(a)?)?,
+            "--tls-cert" => tls_cert = Some(std::path::PathBuf::from(value(a)?)),
+            "--tls-key" => tls_key = Some(std::path::PathBuf::from(value(a)?)),
+            "--redirect-to" => o.redirect_to = Some(value(a)?),
             "--no-loop-detection" => o.loop_detection = false,
             "--exit-on-stdin-eof" => exit_on_eof = true,
             "--verbose" => o.verbose = true,
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
+    o.tls = match (tls_cert, tls_key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
     if o.interval == 0 || o.expires_in == 0 {
         return Err("--interval and --expires-in must be at least 1".into());
     }
