@@ -61,11 +61,11 @@ $Resource = 'https://contoso.operations.dynamics.com'
 
 # Sizes of each part. Quick keeps every row but spends seconds, not minutes.
 $Plan = if ($Quick) {
-    @{ ImportRuns = 2; InSessionImportRuns = 1; WaitSeconds = 3; SignIns = 5; Parallel = 4
+    @{ ImportRuns = 2; InSessionImportRuns = 1; WaitSeconds = 3; SettleSeconds = 2; SignIns = 5; Parallel = 4
        # Seconds after the code is issued at which each timed sign-in is approved; 0: at once.
        Approve1 = @(0, 2.5); Approve5 = @(0, 2.5) }
 } else {
-    @{ ImportRuns = 12; InSessionImportRuns = 5; WaitSeconds = 30; SignIns = 200; Parallel = 16
+    @{ ImportRuns = 12; InSessionImportRuns = 5; WaitSeconds = 30; SettleSeconds = 6; SignIns = 200; Parallel = 16
        # Interval 1: three immediate approvals, then three at instants when both clients are polling (the
        # baseline only starts at +4 s). Interval 5: two immediate, then one between polls and one late.
        Approve1 = @(0, 0, 0, 4.5, 5.3, 6.7); Approve5 = @(0, 0, 7.5, 13.2) }
@@ -357,7 +357,7 @@ function Invoke-TimedSession {
         # previous poll (or since the code was issued) had passed.
         $earliest = [Math]::Max($a.Approved, $previous + $Interval * 1000)
         [pscustomobject]@{
-            Client = $Client; Interval = $Interval; Immediate = ($ApproveAfter[$k] -eq 0); Ok = [bool]$r.ok; Error = $r.error
+            Client = $Client; Interval = $Interval; Index = $k; Immediate = ($ApproveAfter[$k] -eq 0); Ok = [bool]$r.ok; Error = $r.error
             Polls = $polls.Count
             Wall = $r.end - $r.start
             ApprovalToToken = if ($r.token) { $r.token - $a.Approved } else { $null }
@@ -382,8 +382,9 @@ function Measure-WaitingCpu {
             if ($ours.Process.HasExited -or $base.Process.HasExited) { throw "A CPU session ended early: $($ours.StdErr.Result) $($base.StdErr.Result)" }
             Start-Sleep -Milliseconds 50
         }
-        # Let the start-up work (JIT, the device code request, host output) finish before the window opens.
-        Start-Sleep -Seconds 2
+        # Let the start-up work (JIT and tiered re-compilation, the device code request, host output) finish
+        # before the window opens.
+        Start-Sleep -Seconds $Plan.SettleSeconds
         $procs = [ordered]@{ ours = $ours.Process; baseline = $base.Process; idle = $idle.Process }
         $before = @{}
         foreach ($k in $procs.Keys) { $procs[$k].Refresh(); $before[$k] = $procs[$k].TotalProcessorTime }
@@ -520,7 +521,7 @@ function Select-Runs($client, $interval, $immediate) { @($timed | Where-Object {
 # 1. Import
 Add-Row '1. `pwsh -NoProfile -Command exit`' (Format-Stats $imp.Exit)
 Add-Row '1. `pwsh -NoProfile -Command "Import-Module <module>"`' (Format-Stats $imp.Ours) "empty script module: $(Format-Stats $imp.Empty)"
-Add-Row '1. Import adds (median minus `exit`)' (Format-Ms $imp.OursAdds) "empty script module adds $(Format-Ms $imp.EmptyAdds)" '' "<= $($Targets.ImportAddsMs) ms" (Get-Verdict ($imp.OursAdds -le $Targets.ImportAddsMs))
+Add-Row '1. Import adds (median minus `exit`)' (Format-Ms $imp.OursAdds) "empty script module adds $(Format-Ms $imp.EmptyAdds), so the module's own part is $(Format-Ms ($imp.OursAdds - $imp.EmptyAdds))" '' "<= $($Targets.ImportAddsMs) ms" (Get-Verdict ($imp.OursAdds -le $Targets.ImportAddsMs))
 Add-Row '1. Import-Module in a session whose first import is done' (Format-Stats $imp.InSession) "the first (empty) import there: $(Format-Stats $imp.FirstImportInSession -NoIqr)"
 
 # 2 and 3. Time to token, ours against the baseline
@@ -537,9 +538,16 @@ foreach ($interval in 1, 5) {
     Add-Row "2. Interval $interval s: token on the pipeline minus the earliest poll the server allows (all approvals)" (Format-Stats $oe -NoIqr) 'baseline: n/a (does not wait for the interval)' '' "<= $($Targets.TokenAfterEarliestPollMs) ms (max)" (Get-Verdict ($oe.Max -le $Targets.TokenAfterEarliestPollMs))
     $ow = Get-Stats $o.Wall; $bw = Get-Stats $b.Wall
     Add-Row "2. Interval $interval s, approval at a known instant: cmdlet wall time" (Format-Stats $ow -NoIqr) "baseline: $(Format-Stats $bw -NoIqr)" (Format-Ratio $ow $bw)
-    $oi = Get-Stats (Select-Runs ours $interval $true).Wall; $bi = Get-Stats (Select-Runs baseline $interval $true).Wall
+    # The first sign-in of each session also pays for loading code (JIT, Invoke-RestMethod's module): shown
+    # apart; the target is judged on the later ones (quick mode has none, and falls back to all).
+    $oImm = @(Select-Runs ours $interval $true); $bImm = @(Select-Runs baseline $interval $true)
+    $oWarm = @($oImm | Where-Object Index -GT 0); $bWarm = @($bImm | Where-Object Index -GT 0)
+    if (-not $oWarm.Count -or -not $bWarm.Count) { $oWarm = $oImm; $bWarm = $bImm }
+    $oi = Get-Stats $oWarm.Wall; $bi = Get-Stats $bWarm.Wall
     $ratio = $oi.Median / $bi.Median
-    Add-Row "3. Interval $interval s, immediate approval: end to end (cmdlet wall time)$note" (Format-Stats $oi -NoIqr) "baseline: $(Format-Stats $bi -NoIqr)" ('{0:N2} ({1:N1}x faster)' -f $ratio, (1 / $ratio)) "ours/baseline <= $('{0:N2}' -f (1 / $Targets.SpeedupVsBaseline)) ($($Targets.SpeedupVsBaseline)x faster)" (Get-Verdict ((1 / $ratio) -ge $Targets.SpeedupVsBaseline))
+    Add-Row "3. Interval $interval s, immediate approval: end to end (cmdlet wall time, not the session's first call)$note" (Format-Stats $oi -NoIqr) "baseline: $(Format-Stats $bi -NoIqr)" ('{0:N2} ({1:N1}x faster)' -f $ratio, (1 / $ratio)) "ours/baseline <= $('{0:N2}' -f (1 / $Targets.SpeedupVsBaseline)) ($($Targets.SpeedupVsBaseline)x faster)" (Get-Verdict ((1 / $ratio) -ge $Targets.SpeedupVsBaseline))
+    $oFirst = @($oImm | Where-Object Index -EQ 0)[0]; $bFirst = @($bImm | Where-Object Index -EQ 0)[0]
+    Add-Row "3. Interval $interval s, immediate approval: the session's first call" (Format-Ms $oFirst.Wall) "baseline: $(Format-Ms $bFirst.Wall)" ('{0:N2}' -f ($oFirst.Wall / $bFirst.Wall))
 }
 Add-Row '2-3. Timed sign-ins that returned a token' ("{0} of {1}" -f @($timed | Where-Object { $_.Ok -and $_.Client -eq 'ours' }).Count, @($timed | Where-Object Client -EQ 'ours').Count) ("baseline: {0} of {1}" -f @($timed | Where-Object { $_.Ok -and $_.Client -eq 'baseline' }).Count, @($timed | Where-Object Client -EQ 'baseline').Count) '' 'all' (Get-Verdict ($allOk.Count -eq 0))
 
