@@ -16,11 +16,12 @@
 //!   `verification_uri_complete`) and clicks "Sign in" or "Deny"
 //!   (`POST /devicelogin` with `user_code` and `action=approve|deny`). A wrong code shows an error there.
 //! - Test hooks: `GET /_test/log` (JSON array of requests received, `/_test/*` excluded: `method`, `path`,
-//!   `query`, `ms` since start, `form` object, `endpoint` devicecode|token|devicelogin|other, `tenant`,
+//!   `query`, `ms` since start, `epoch_ms` (wall clock, ms since the Unix epoch), `form` object, `endpoint` devicecode|token|devicelogin|other, `tenant`,
 //!   `version`), `POST /_test/clear-log`, `GET /_test/signins` (each sign-in: `user_code`, `device_code`,
 //!   `tenant`, `version`, `scenario`, `client_id`, `resource`, `state`, `polls`, and once issued
 //!   `access_token`, `refresh_token`, `id_token`), `POST /_test/approve` and `POST /_test/decline`
-//!   (form or query `user_code`; 200 `{"ok":true}` or 404).
+//!   (form or query `user_code`; 200 `{"ok":true,"user_code":..,"epoch_ms":..}` with the wall-clock instant
+//!   the state changed, or 404).
 //!
 //! # Polling rules
 //! Each sign-in starts pending. A poll earlier than the interval (plus 5 s per `slow_down` sent) after the
@@ -653,8 +654,14 @@ fn route_of(path: &str) -> Route {
     }
 }
 
+/// Wall-clock milliseconds since the Unix epoch (comparable with other processes' clocks on this machine).
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
 fn handle(state: &State, mut rq: Request) {
     let received = Instant::now();
+    let received_epoch_ms = epoch_ms();
     let method = rq.method().clone();
     let url = rq.url().to_string();
     let (path, query) = url.split_once('?').map(|(p, q)| (p.to_string(), q.to_string())).unwrap_or((url.clone(), String::new()));
@@ -675,6 +682,7 @@ fn handle(state: &State, mut rq: Request) {
         let entry = json!({
             "method": method.as_str(), "path": path, "query": query,
             "ms": received.saturating_duration_since(state.start).as_millis() as u64,
+            "epoch_ms": received_epoch_ms,
             "form": form_obj, "endpoint": endpoint, "tenant": tenant, "version": version,
         });
         if state.opts.verbose {
@@ -722,7 +730,8 @@ fn other(state: &State, rq: Request, method: &Method, path: &str, query: &str, f
             let code = field("user_code").or_else(|| qfield("user_code")).unwrap_or_default();
             let to = if path.ends_with("approve") { SignInState::Approved } else { SignInState::Declined };
             if set_state(state, &code, to) {
-                send_json(rq, 200, &json!({"ok": true, "user_code": normalize_code(&code)}));
+                let at = epoch_ms();
+                send_json(rq, 200, &json!({"ok": true, "user_code": normalize_code(&code), "epoch_ms": at}));
             } else {
                 send_json(rq, 404, &json!({"ok": false, "reason": "no pending sign-in with that user code"}));
             }
@@ -937,6 +946,31 @@ mod tests {
         assert_eq!(Scenario::parse("SLOW_DOWN").unwrap().kind, Kind::SlowDown);
         assert!(Scenario::parse("dc-decline").is_none());
         assert!(Scenario::parse("nope").is_none());
+    }
+
+    /// Sends one HTTP/1.1 request with a form body and returns the whole answer (status line to body).
+    fn raw_post(port: u16, path: &str, body: &str) -> String {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(c, "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    #[test]
+    fn log_and_approve_carry_wall_clock_epoch_ms() {
+        let fa = FakeAuthority::start(Options { scenario: Scenario::parse("manual").unwrap(), ..Options::default() }).unwrap();
+        let before = epoch_ms();
+        let dc = raw_post(fa.port(), "/contoso/oauth2/devicecode", "client_id=c&resource=https%3A%2F%2Fr.example");
+        assert!(dc.starts_with("HTTP/1.1 200"), "{dc}");
+        let after = epoch_ms();
+        let at = fa.log()[0]["epoch_ms"].as_u64().unwrap();
+        assert!(before <= at && at <= after, "{before} <= {at} <= {after}");
+        let code = fa.signins()[0]["user_code"].as_str().unwrap().to_string();
+        let ok = raw_post(fa.port(), "/_test/approve", &format!("user_code={code}"));
+        let body: Value = serde_json::from_str(ok.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        let approved = body["epoch_ms"].as_u64().unwrap();
+        assert!(after <= approved && approved <= epoch_ms(), "{body}");
     }
 
     #[test]

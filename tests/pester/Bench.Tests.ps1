@@ -1,0 +1,73 @@
+# The benchmark script (build.ps1 -Task Bench) in its quick mode: it must run end to end against the real module
+# and the fake authority and print a table with every row. Whether targets are met is not asserted here:
+# timing is reported by the bench, never enforced.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:BenchScript = Join-Path $RepoRoot 'tests/bench/Invoke-Bench.ps1'
+    $script:ReportFile = Join-Path $TestDrive 'bench.md'
+    $script:RawFile = Join-Path $TestDrive 'bench.xml'
+    $command = "& '$BenchScript' -ModulePath '$ModulePath' -FakeAuthority '$FakeAuthorityExe' -Quick -OutFile '$ReportFile' -RawFile '$RawFile'"
+    $script:run = Invoke-ChildPwsh -Command $command -TimeoutSeconds 420
+    $script:tableRows = @($run.StdOut -split "`r?`n" | Where-Object { $_ -match '^\| \d' })
+}
+
+Describe 'Invoke-Bench.ps1 -Quick' {
+    It 'finishes without error' {
+        # A child started with -EncodedCommand sends its host lines as CLIXML on stderr: only errors count.
+        $run.StdErr | Should -Not -Match 'S="Error"'
+        $run.ExitCode | Should -Be 0
+    }
+
+    It 'describes the machine it ran on' {
+        $run.StdOut | Should -Match '- CPU: .+; `nproc`: \d+'
+        $run.StdOut | Should -Match '- OS: '
+        $run.StdOut | Should -Match '- PowerShell \d+\.\d+'
+    }
+
+    It 'prints a markdown table with a header, a separator and six columns in every row' {
+        $run.StdOut | Should -Match '(?m)^\| Measure \| d365fo\.interactive \| Baseline / reference \| Ratio ours/baseline \| Target \| Result \|\r?$'
+        $run.StdOut | Should -Match '(?m)^\|---\|---\|---\|---\|---\|---\|\r?$'
+        foreach ($r in $tableRows) { ($r.Split('|').Count - 2) | Should -Be 6 -Because $r }
+    }
+
+    It 'has a row for <Name>' -ForEach @(
+        @{ Name = 'pwsh -Command exit'; Pattern = '^\| 1\. `pwsh -NoProfile -Command exit` \| [\d,]+ ms' }
+        @{ Name = 'pwsh -Command Import-Module'; Pattern = '^\| 1\. `pwsh -NoProfile -Command "Import-Module <module>"` \| [\d,]+ ms' }
+        @{ Name = 'what the import adds, judged'; Pattern = '^\| 1\. Import adds .*\| (met|\*\*missed\*\*) \|$' }
+        @{ Name = 'import inside a session'; Pattern = '^\| 1\. Import-Module in a session .*\| [\d,]+ ms' }
+        @{ Name = 'approval to token, interval 1'; Pattern = '^\| 2\. Interval 1 s, approval at a known instant: approval to token .*\| [\d,]+ ms .*\| baseline: [\d,]+ ms' }
+        @{ Name = 'approval to token, interval 5'; Pattern = '^\| 2\. Interval 5 s, approval at a known instant: approval to token .*\| [\d,]+ ms .*\| baseline: [\d,]+ ms' }
+        @{ Name = 'token after the successful poll, interval 1'; Pattern = '^\| 2\. Interval 1 s: token on the pipeline minus the successful poll' }
+        @{ Name = 'token after the successful poll, interval 5'; Pattern = '^\| 2\. Interval 5 s: token on the pipeline minus the successful poll' }
+        @{ Name = 'token after the earliest allowed poll, interval 1, judged'; Pattern = '^\| 2\. Interval 1 s: token on the pipeline minus the earliest poll .*\| (met|\*\*missed\*\*) \|$' }
+        @{ Name = 'token after the earliest allowed poll, interval 5, judged'; Pattern = '^\| 2\. Interval 5 s: token on the pipeline minus the earliest poll .*\| (met|\*\*missed\*\*) \|$' }
+        @{ Name = 'wall time, interval 1'; Pattern = '^\| 2\. Interval 1 s, approval at a known instant: cmdlet wall time \| [\d,]+ ms' }
+        @{ Name = 'wall time, interval 5'; Pattern = '^\| 2\. Interval 5 s, approval at a known instant: cmdlet wall time \| [\d,]+ ms' }
+        @{ Name = 'immediate approval against the baseline, interval 1, judged'; Pattern = '^\| 3\. Interval 1 s, immediate approval: end to end .*\| [\d.]+ \([\d.]+x faster\) \|.*\| (met|\*\*missed\*\*) \|$' }
+        @{ Name = 'immediate approval against the baseline, interval 5, judged'; Pattern = '^\| 3\. Interval 5 s, immediate approval: end to end .*\| [\d.]+ \([\d.]+x faster\) \|.*\| (met|\*\*missed\*\*) \|$' }
+        @{ Name = 'first call of a session, interval 1'; Pattern = '^\| 3\. Interval 1 s, immediate approval: the session''s first call \| [\d,]+ ms' }
+        @{ Name = 'timed sign-ins that succeeded'; Pattern = '^\| 2-3\. Timed sign-ins that returned a token \| \d+ of \d+' }
+        @{ Name = 'CPU in the first seconds of a wait'; Pattern = '^\| 4\. CPU time during the first 3 s of a wait .*\| [\d,]+ ms CPU .*idle pwsh: ' }
+        @{ Name = 'CPU later in the wait, judged'; Pattern = '^\| 4\. CPU time during 3 s of the same wait, 6 s later .*\| [\d,]+ ms CPU .*idle pwsh: .*\| (met|\*\*missed\*\*) \|$' }
+        @{ Name = 'working set after import'; Pattern = '^\| 4\. Working set after import \| [\d.,]+ MB' }
+        @{ Name = 'resources after the first sign-ins'; Pattern = '^\| 4\. After 2 sign-ins: working set / managed heap / fds / threads \| [\d.,]+ MB / [\d.,]+ MB / \d+ / \d+' }
+        @{ Name = 'resources after all sign-ins, judged'; Pattern = '^\| 4\. After 5 sign-ins: .*\| [\d.,]+ MB / [\d.,]+ MB / \d+ / \d+ \| growth since 2: .*\| (met|\*\*missed\*\*) \|$' }
+        @{ Name = 'parallel sign-ins, judged'; Pattern = '^\| 5\. 4 sign-ins at once .*\| [\d,]+ ms total, \d+ of 4 tokens .*\| one sign-in in the same session: [\d,]+ ms; the same 4 runspaces with Import-Module and no sign-in: [\d,]+ ms .*\| (met|\*\*missed\*\*) \|$' }
+    ) {
+        @($tableRows | Where-Object { $_ -match $Pattern }).Count | Should -Be 1 -Because "one row should match '$Pattern'; rows:`n$($tableRows -join "`n")"
+    }
+
+    It 'signs in for real in every part: the timed, memory and parallel sign-ins all returned tokens' {
+        $raw = Import-Clixml $RawFile
+        @($raw.Timed | Where-Object { -not $_.Ok }).Count | Should -Be 0
+        @($raw.Timed).Count | Should -Be 8
+        $raw.Memory['late'].failed | Should -Be 0
+        $raw.Parallel.ok | Should -Be 4
+    }
+
+    It 'writes the same report to -OutFile' {
+        $file = Get-Content $ReportFile -Raw
+        foreach ($r in $tableRows) { $file | Should -Match ([regex]::Escape($r)) }
+    }
+}
