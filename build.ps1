@@ -219,7 +219,7 @@ function Invoke-ValgrindAbiTest {
     $ok = $true
     foreach ($exe in $exes) {
         Write-Host "valgrind: $exe"
-        & valgrind --tool=memcheck --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q $exe --test-threads=1 2>&1 | ForEach-Object { Write-Host "$_" }
+        & valgrind --tool=memcheck --suppressions=$(Join-Path $Root ".build/valgrind.supp") --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q $exe --test-threads=1 2>&1 | ForEach-Object { Write-Host "$_" }
         if ($LASTEXITCODE -ne 0) { Write-Host "valgrind: FAILED on $exe (exit code $LASTEXITCODE)"; $ok = $false }
     }
     if ($ok) { Write-Host 'valgrind: no errors, no definite leaks' }
