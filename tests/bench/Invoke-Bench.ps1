@@ -550,7 +550,10 @@ function Select-Runs($client, $interval, $immediate) { @($timed | Where-Object {
 # 1. Import
 Add-Row '1. `pwsh -NoProfile -Command exit`' (Format-Stats $imp.Exit)
 Add-Row '1. `pwsh -NoProfile -Command "Import-Module <module>"`' (Format-Stats $imp.Ours) "empty script module: $(Format-Stats $imp.Empty)"
-Add-Row '1. Import adds (median minus `exit`)' (Format-Ms $imp.OursAdds) "empty script module adds $(Format-Ms $imp.EmptyAdds) (see the next row for the module's own part)" '' "<= $($Targets.ImportAddsMs) ms" (Get-Verdict ($imp.OursAdds -le $Targets.ImportAddsMs))
+Add-Row '1. Import adds (median minus `exit`)' (Format-Ms $imp.OursAdds) "empty script module adds $(Format-Ms $imp.EmptyAdds) (see the next row for the module's own part)" '' "<= $($Targets.ImportAddsMs) ms, and so must be the in-session import (next row)" (Get-Verdict ($imp.OursAdds -le $Targets.ImportAddsMs -and $imp.InSession.Median -le $Targets.ImportAddsMs))
+# The difference of two process medians swings by hundreds of ms on a busy machine; the import timed inside a
+# session whose Import-Module machinery is already warm is the module's own, steadier, part, and a floor for
+# what it adds: the target cannot be met while that alone is above it.
 Add-Row '1. Import-Module in a session whose first import is done' (Format-Stats $imp.InSession) "the first (empty) import there: $(Format-Stats $imp.FirstImportInSession -NoIqr)"
 
 # 2 and 3. Time to token, ours against the baseline
