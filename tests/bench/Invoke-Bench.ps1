@@ -471,9 +471,10 @@ function Invoke-One { Get-D365ODataTokenInteractive -Tenant 'par.bench.test' -Ur
     try { Get-D365ODataTokenInteractive -Tenant 'par.bench.test' -Url `$using:url -EnableException 6>`$null } catch { "ERROR: `$_" }
 }
 `$total = `$sw.Elapsed.TotalMilliseconds
-# And once more without sign-ins: what the runspaces and imports alone cost within that total.
+# And once more without sign-ins, each runspace importing the module and then sleeping as long as one sign-in
+# took: ForEach-Object -Parallel opens its runspaces one after another, so this is the floor for the total.
 `$sw.Restart()
-`$null = 1..$n | ForEach-Object -ThrottleLimit $n -Parallel { Import-Module `$using:m }
+`$null = 1..$n | ForEach-Object -ThrottleLimit $n -Parallel { Import-Module `$using:m; Start-Sleep -Milliseconds ([int]`$using:single) }
 `$runspaces = `$sw.Elapsed.TotalMilliseconds
 `$ok = @(`$all | Where-Object { `$_ -like 'Bearer ?*' }).Count
 `$distinct = @(`$all | Sort-Object -Unique).Count
@@ -549,7 +550,10 @@ function Select-Runs($client, $interval, $immediate) { @($timed | Where-Object {
 # 1. Import
 Add-Row '1. `pwsh -NoProfile -Command exit`' (Format-Stats $imp.Exit)
 Add-Row '1. `pwsh -NoProfile -Command "Import-Module <module>"`' (Format-Stats $imp.Ours) "empty script module: $(Format-Stats $imp.Empty)"
-Add-Row '1. Import adds (median minus `exit`)' (Format-Ms $imp.OursAdds) "empty script module adds $(Format-Ms $imp.EmptyAdds) (see the next row for the module's own part)" '' "<= $($Targets.ImportAddsMs) ms" (Get-Verdict ($imp.OursAdds -le $Targets.ImportAddsMs))
+Add-Row '1. Import adds (median minus `exit`)' (Format-Ms $imp.OursAdds) "empty script module adds $(Format-Ms $imp.EmptyAdds) (see the next row for the module's own part)" '' "<= $($Targets.ImportAddsMs) ms, and so must be the in-session import (next row)" (Get-Verdict ($imp.OursAdds -le $Targets.ImportAddsMs -and $imp.InSession.Median -le $Targets.ImportAddsMs))
+# The difference of two process medians swings by hundreds of ms on a busy machine; the import timed inside a
+# session whose Import-Module machinery is already warm is the module's own, steadier, part, and a floor for
+# what it adds: the target cannot be met while that alone is above it.
 Add-Row '1. Import-Module in a session whose first import is done' (Format-Stats $imp.InSession) "the first (empty) import there: $(Format-Stats $imp.FirstImportInSession -NoIqr)"
 
 # 2 and 3. Time to token, ours against the baseline
@@ -600,7 +604,7 @@ Add-Row "4. After $($l.n) sign-ins: working set / managed heap / fds / threads" 
 
 # 5. Parallel
 $parRatio = $par.total / $par.single
-Add-Row "5. $($par.n) sign-ins at once (ForEach-Object -Parallel -ThrottleLimit $($par.n)), interval 1 s" ("{0:N0} ms total, {1} of {2} tokens ({3} distinct)" -f $par.total, $par.ok, $par.n, $par.distinct) ("one sign-in in the same session: {0:N0} ms; the same $($par.n) runspaces with Import-Module and no sign-in: {1:N0} ms (their first use in the session, before the sign-ins: {2:N0} ms)" -f $par.single, $par.runspaces, $par.runspacesCold) ('{0:N2}' -f $parRatio) "all succeed; <= $($Targets.ParallelRatio)x one sign-in" (Get-Verdict ($par.ok -eq $par.n -and $par.distinct -eq $par.n -and $parRatio -le $Targets.ParallelRatio))
+Add-Row "5. $($par.n) sign-ins at once (ForEach-Object -Parallel -ThrottleLimit $($par.n)), interval 1 s" ("{0:N0} ms total, {1} of {2} tokens ({3} distinct)" -f $par.total, $par.ok, $par.n, $par.distinct) ("one sign-in in the same session: {0:N0} ms; the same $($par.n) runspaces importing the module and sleeping that long instead of signing in: {1:N0} ms" -f $par.single, $par.runspaces) ('{0:N2} (against the sleeping runspaces: {1:N2})' -f $parRatio, ($par.total / $par.runspaces)) "all succeed; <= $($Targets.ParallelRatio)x one sign-in" (Get-Verdict ($par.ok -eq $par.n -and $par.distinct -eq $par.n -and $parRatio -le $Targets.ParallelRatio))
 
 $report.Add("### Benchmark run ($(if ($Quick) { 'quick mode: smoke numbers only' } else { 'full' }), $(Get-Date -Format 'yyyy-MM-dd'))")
 $report.Add('')
