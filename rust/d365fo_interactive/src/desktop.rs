@@ -35,16 +35,37 @@ fn short(s: &str) -> String {
     if out.is_empty() { "unknown error".into() } else { out }
 }
 
-/// Why there is no graphical session to use, on Unix desktops (None elsewhere or when there is one).
-fn no_display_reason(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    if cfg!(any(target_os = "windows", target_os = "macos", target_os = "ios", target_os = "android")) {
-        return None;
+/// What the flow needs to know about the person's desktop, read once from the environment by the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Desktop {
+    /// `DISPLAY|WAYLAND_DISPLAY` when either is set (Unix desktops); the clipboard is kept per display.
+    pub display: Option<String>,
+    /// `$BROWSER` is set: the person chose a browser command, so it is tried even without a display.
+    pub browser_command: bool,
+}
+
+impl Desktop {
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Desktop {
+        let set = |n: &str| env(n).filter(|v| !v.trim().is_empty());
+        let (d, w) = (set("DISPLAY"), set("WAYLAND_DISPLAY"));
+        let display = (d.is_some() || w.is_some()).then(|| format!("{}|{}", d.unwrap_or_default(), w.unwrap_or_default()));
+        Desktop { display, browser_command: set("BROWSER").is_some() }
     }
-    let set = |n: &str| env(n).is_some_and(|v| !v.is_empty());
-    if set("DISPLAY") || set("WAYLAND_DISPLAY") {
-        None
-    } else {
-        Some("no graphical display (DISPLAY and WAYLAND_DISPLAY are not set)".into())
+
+    /// Why there is no graphical session to use, on Unix desktops (None elsewhere or when there is one).
+    fn no_display_reason(&self) -> Option<String> {
+        if cfg!(any(target_os = "windows", target_os = "macos", target_os = "ios", target_os = "android")) || self.display.is_some() {
+            return None;
+        }
+        Some("there is no graphical display here (for example in an SSH session or a container)".into())
+    }
+
+    /// Why the browser will not be opened, if it will not.
+    pub fn browser_skip_reason(&self) -> Option<String> {
+        if self.browser_command {
+            return None;
+        }
+        self.no_display_reason()
     }
 }
 
@@ -73,13 +94,13 @@ fn set_clipboard_text(text: &str, display: &str) -> Result<(), String> {
 }
 
 /// Copies `text` to the clipboard, waiting at most a few seconds (a remote X server may hang).
-pub fn copy_to_clipboard(text: &str, env: &dyn Fn(&str) -> Option<String>, cancel: &CancelToken) -> Result<(), String> {
-    if let Some(reason) = no_display_reason(env) {
+pub fn copy_to_clipboard(text: &str, desktop: &Desktop, cancel: &CancelToken) -> Result<(), String> {
+    if let Some(reason) = desktop.no_display_reason() {
         return Err(reason);
     }
     let (tx, rx) = mpsc::channel();
     let text = text.to_string();
-    let display = format!("{}|{}", env("DISPLAY").unwrap_or_default(), env("WAYLAND_DISPLAY").unwrap_or_default());
+    let display = desktop.display.clone().unwrap_or_default();
     std::thread::Builder::new()
         .name("d365fo-clipboard".into())
         .spawn(move || {
@@ -93,18 +114,10 @@ pub fn copy_to_clipboard(text: &str, env: &dyn Fn(&str) -> Option<String>, cance
             Ok(r) => return r,
             Err(mpsc::RecvTimeoutError::Timeout) if cancel.is_cancelled() => return Err("cancelled".into()),
             Err(mpsc::RecvTimeoutError::Timeout) => waited += slice,
-            Err(mpsc::RecvTimeoutError::Disconnected) => return Err("the clipboard thread failed".into()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err("the clipboard could not be reached".into()),
         }
     }
-    Err("the clipboard did not answer in time".into())
-}
-
-/// Why the browser will not be opened, if it will not.
-pub fn browser_skip_reason(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    if env("BROWSER").is_some_and(|v| !v.trim().is_empty()) {
-        return None;
-    }
-    no_display_reason(env)
+    Err("the clipboard did not answer within a few seconds".into())
 }
 
 /// Opens `url` in the browser on its own thread (text browsers run in the foreground and would block);
@@ -115,7 +128,11 @@ pub fn open_browser(url: &str) -> Receiver<Result<(), String>> {
     let spawned = std::thread::Builder::new().name("d365fo-browser".into()).spawn({
         let tx = tx.clone();
         move || {
-            let r = webbrowser::open(&url).map_err(|e| short(&e.to_string()));
+            let r = webbrowser::open(&url).map_err(|e| match e.kind() {
+                // webbrowser's own text for this names environment variables the person never set.
+                std::io::ErrorKind::NotFound => "no web browser was found on this machine".to_string(),
+                _ => short(&e.to_string()),
+            });
             let _ = tx.send(r);
         }
     });
@@ -138,19 +155,20 @@ mod tests {
     #[cfg(all(unix, not(target_os = "macos")))]
     #[test]
     fn headless_unix_skips_the_browser_unless_browser_is_set() {
-        assert!(browser_skip_reason(&env_of(&[])).unwrap().contains("DISPLAY"));
-        assert!(browser_skip_reason(&env_of(&[("DISPLAY", "")])).is_some());
-        assert!(browser_skip_reason(&env_of(&[("DISPLAY", ":0")])).is_none());
-        assert!(browser_skip_reason(&env_of(&[("WAYLAND_DISPLAY", "wayland-0")])).is_none());
-        assert!(browser_skip_reason(&env_of(&[("BROWSER", "/bin/true")])).is_none());
+        let skip = |pairs: &[(&str, &str)]| Desktop::from_env(&env_of(pairs)).browser_skip_reason();
+        assert!(skip(&[]).unwrap().contains("no graphical display"));
+        assert!(skip(&[("DISPLAY", "")]).is_some());
+        assert!(skip(&[("DISPLAY", ":0")]).is_none());
+        assert!(skip(&[("WAYLAND_DISPLAY", "wayland-0")]).is_none());
+        assert!(skip(&[("BROWSER", "/bin/true")]).is_none());
     }
 
     #[cfg(all(unix, not(target_os = "macos")))]
     #[test]
     fn headless_clipboard_fails_softly_with_a_reason() {
         let t = CancelToken::new();
-        let e = copy_to_clipboard("ABC", &env_of(&[]), &t).unwrap_err();
-        assert!(e.contains("DISPLAY"), "{e}");
+        let e = copy_to_clipboard("ABC", &Desktop::from_env(&env_of(&[])), &t).unwrap_err();
+        assert!(e.contains("no graphical display") && !e.contains("DISPLAY"), "{e}");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value, json};
 
-/// Result codes of the C ABI. Explicit numbers, never reused (see include/d365fo_interactive.h).
+/// Result codes of the C ABI. Explicit numbers, never reused (see include/d365fo_interactive.h; the drift
+/// test in tests/abi_drift.rs compares this enum with the header and with the C# binding).
 #[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Code {
@@ -21,10 +22,34 @@ pub enum Code {
     NotFound = 12,
     AlreadyExists = 13,
     InvalidHandle = 14,
+    UrlMissing = 15,
+    TenantMissing = 16,
     Panic = 99,
 }
 
 impl Code {
+    /// Every code, for the drift test.
+    pub const ALL: [Code; 18] = [
+        Code::Ok,
+        Code::NullParameter,
+        Code::InvalidUtf8,
+        Code::InvalidRequest,
+        Code::Cancelled,
+        Code::TimedOut,
+        Code::CodeExpired,
+        Code::Declined,
+        Code::AuthorityError,
+        Code::NetworkError,
+        Code::ProtocolError,
+        Code::StoreError,
+        Code::NotFound,
+        Code::AlreadyExists,
+        Code::InvalidHandle,
+        Code::UrlMissing,
+        Code::TenantMissing,
+        Code::Panic,
+    ];
+
     /// Short stable name used as `kind` in error JSON (and in PowerShell error ids).
     pub fn kind(self) -> &'static str {
         match self {
@@ -43,6 +68,8 @@ impl Code {
             Code::NotFound => "not_found",
             Code::AlreadyExists => "already_exists",
             Code::InvalidHandle => "invalid_handle",
+            Code::UrlMissing => "url_missing",
+            Code::TenantMissing => "tenant_missing",
             Code::Panic => "panic",
         }
     }

@@ -3,6 +3,7 @@
 
 use crate::cancel::CancelToken;
 use crate::error::{Code, CoreError};
+use crate::protocol::Event;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -17,18 +18,28 @@ static VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_
     Err(_) => panic!("version string"),
 };
 
-/// Runs `f`, turning a panic into `on_panic`. A quiet panic hook keeps panics off the host's stderr.
+thread_local! {
+    /// How deep this thread is inside exported functions (the panic hook stays quiet only there).
+    static INSIDE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f`, turning a panic into `on_panic`. A panic inside the boundary is caught and reported as a
+/// result code, so the host's stderr is left alone (unless D365FO_DEBUG_PANICS is set); panics elsewhere in
+/// the process (the host's own threads, tests) keep the default hook.
 fn boundary<T>(on_panic: T, f: impl FnOnce() -> T) -> T {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if std::env::var_os("D365FO_DEBUG_PANICS").is_some() {
+            if INSIDE.with(|d| d.get()) == 0 || std::env::var_os("D365FO_DEBUG_PANICS").is_some() {
                 default(info);
             }
         }));
     });
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
+    INSIDE.with(|d| d.set(d.get() + 1));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    INSIDE.with(|d| d.set(d.get() - 1));
+    r.unwrap_or(on_panic)
 }
 
 /// Reads a required NUL-terminated UTF-8 input string.
@@ -145,7 +156,7 @@ pub extern "C" fn d365fo_cancel_free(handle: u64) -> i32 {
 /// `request_json` must be NULL or NUL-terminated; `out_json` NULL or valid for one pointer write;
 /// `cb`, when given, must be callable with `userdata` for the duration of the call.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn d365fo_device_flow(
+pub unsafe extern "C" fn d365fo_call(
     request_json: *const c_char,
     cancel: u64,
     cb: EventCallback,
@@ -161,35 +172,15 @@ pub unsafe extern "C" fn d365fo_device_flow(
             } else {
                 lookup_cancel(cancel).ok_or_else(|| CoreError::new(Code::InvalidHandle, "unknown cancellation handle"))?
             };
-            let mut emit = |event: &str| {
-                if let Some(f) = cb {
-                    if let Ok(c) = CString::new(event) {
-                        // SAFETY: the caller guarantees cb/userdata are valid during this call.
-                        unsafe { f(userdata, c.as_ptr()) };
-                    }
+            let mut emit = |event: Event| {
+                let Some(f) = cb else { return };
+                if let Ok(c) = serde_json::to_string(&event).map_err(|_| ()).and_then(|j| CString::new(j).map_err(|_| ())) {
+                    // SAFETY: the caller guarantees cb/userdata are valid during this call.
+                    unsafe { f(userdata, c.as_ptr()) };
                 }
             };
-            crate::flow::run_device_flow(request, &token, &mut emit)
+            crate::api::handle(request, &token, &mut emit)
         })();
-        // SAFETY: per this function's contract.
-        Some(unsafe { finish(result, out_json) })
-    });
-    code.unwrap_or_else(|| {
-        if !out_json.is_null() {
-            // SAFETY: per this function's contract.
-            unsafe { *out_json = output_string(panic_json()) };
-        }
-        Code::Panic as i32
-    })
-}
-
-/// # Safety
-/// `request_json` must be NULL or NUL-terminated; `out_json` NULL or valid for one pointer write.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn d365fo_config(request_json: *const c_char, out_json: *mut *mut c_char) -> i32 {
-    let code = boundary(None, || {
-        // SAFETY: per this function's contract.
-        let result = unsafe { input_str(request_json, "request_json") }.and_then(crate::config::handle_request);
         // SAFETY: per this function's contract.
         Some(unsafe { finish(result, out_json) })
     });

@@ -1,85 +1,110 @@
-//! The device code sign-in (RFC 8628 against Entra ID v1 and v2): ask for a code, show it, copy it,
-//! open the browser, then poll the token endpoint no faster than the server allows until the user
-//! signs in, declines, the code expires, the caller's timeout passes, or the caller cancels.
-//!
-//! Time goes through the `Clock` seam and HTTP through the `Transport` seam, so tests can run the
-//! loop with a fake clock (as oauth2-rs does with its sleep function) and a real or scripted server.
+//! One device code sign-in (RFC 8628 against Entra ID v1 and v2), and the refresh grant: ask for a code,
+//! show it, copy it, open the browser, then let the `Poller` decide when to poll until it says the flow is
+//! over. Everything the flow needs arrives as values (`Plan`) and seams (`Context`: clock, transport,
+//! cancellation, events), so tests drive it with a fake clock and a real or scripted server.
 
 use crate::cancel::CancelToken;
-use crate::clock::{Clock, RealClock};
-use crate::desktop;
+use crate::clock::Clock;
+use crate::desktop::{self, Desktop};
 use crate::error::{Code, CoreError, CoreResult};
-use crate::http::{self, Transport, UreqTransport};
-use crate::settings::{self, FlowSettings};
-use crate::wire::{self, DeviceCode, TokenReply};
-use serde_json::json;
+use crate::http::{self, Outcome, Transport};
+use crate::poller::{Action, DeadlineKind, PollOutcome, Poller};
+use crate::protocol::Event;
+use crate::settings::{SignInSettings, Source};
+use crate::validate::EndpointVersion;
+use crate::wire::{self, DeviceCode, OAuthError, RefreshReply, TokenSet};
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Consecutive transient failures (429, 5xx, broken connections) after which the flow gives up.
-pub const MAX_CONSECUTIVE_FAILURES: u32 = 5;
-/// RFC 8628 §3.5: slow_down adds five seconds to this and every later interval.
-pub const SLOW_DOWN_STEP_SECS: u64 = 5;
-/// With D365FO_TEST_HOOKS=1, a sign-in to this tenant panics inside the flow (tests of the panic boundary).
-pub const PANIC_HOOK_TENANT: &str = "panic.hook.test";
-/// Retry-After values above this are not honoured (the deadline ends the flow anyway).
-const MAX_RETRY_AFTER_SECS: u64 = 600;
-
-/// Runs the whole flow described by `request_json`, emitting events; returns the token response JSON.
-pub fn run_device_flow(request_json: &str, cancel: &CancelToken, emit: &mut dyn FnMut(&str)) -> CoreResult<String> {
-    run_device_flow_with(request_json, cancel, emit, &RealClock, None)
+/// Everything one sign-in needs, resolved and checked.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub tenant: String,
+    /// The resource (environment URL) without a trailing '/'.
+    pub resource: String,
+    /// The caller's -Timeout.
+    pub timeout_secs: u64,
+    pub settings: SignInSettings,
+    pub desktop: Desktop,
+    pub no_clipboard: bool,
 }
 
-/// `run_device_flow` with its seams: the clock, and a transport (None: the real HTTP client).
-pub fn run_device_flow_with(
-    request_json: &str,
-    cancel: &CancelToken,
-    emit: &mut dyn FnMut(&str),
-    clock: &dyn Clock,
-    transport: Option<Arc<dyn Transport>>,
-) -> CoreResult<String> {
-    let env = settings::process_env;
-    let stored = crate::config::stored_settings();
-    let settings = settings::resolve(request_json, &env, &stored)?;
-    if settings.tenant == PANIC_HOOK_TENANT && env("D365FO_TEST_HOOKS").as_deref() == Some("1") {
-        // Test-only: proves a panic in the flow surfaces as an error at the boundary, not a crash.
-        panic!("forced panic in the flow (D365FO_TEST_HOOKS)");
+impl Plan {
+    /// The authority's host (and port), for messages.
+    pub fn host(&self) -> String {
+        self.settings.authority_url.host_port()
     }
-    let mut events = Events { emit };
-    let transport: Arc<dyn Transport> = match transport {
-        Some(t) => t,
-        None => {
-            let (t, proxy) = UreqTransport::new(&settings, &env)?;
-            if let Some(p) = proxy {
-                events.log(&format!("using the proxy {} for {}", proxy_for_log(&p), settings.authority_url.host_port()));
-            }
-            Arc::new(t)
+
+    fn endpoint_base(&self) -> String {
+        match self.settings.endpoint {
+            EndpointVersion::V1 => format!("{}/{}/oauth2", self.settings.authority, self.tenant),
+            EndpointVersion::V2 => format!("{}/{}/oauth2/v2.0", self.settings.authority, self.tenant),
         }
-    };
-    let flow = Flow { settings: &settings, transport, clock, cancel, host: settings.authority_url.host_port() };
-    flow.run(&mut events, &env)
-}
+    }
 
-/// The proxy without credentials, for the log.
-fn proxy_for_log(p: &str) -> String {
-    match p.split_once("://") {
-        Some((scheme, rest)) => format!("{scheme}://{}", rest.rsplit('@').next().unwrap_or(rest)),
-        None => p.rsplit('@').next().unwrap_or(p).to_string(),
+    pub fn devicecode_url(&self) -> String {
+        format!("{}/devicecode", self.endpoint_base())
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.endpoint_base())
+    }
+
+    /// v2 asks for the environment's default scope, plus offline_access for a refresh token.
+    pub fn scope(&self) -> String {
+        format!("{}/.default offline_access", self.resource)
+    }
+
+    /// What the token is for, as the endpoint version names it (`resource` or `scope`).
+    fn target(&self) -> (&'static str, String) {
+        match self.settings.endpoint {
+            EndpointVersion::V1 => ("resource", self.resource.clone()),
+            EndpointVersion::V2 => ("scope", self.scope()),
+        }
+    }
+
+    pub fn devicecode_form(&self) -> Vec<(&'static str, String)> {
+        vec![("client_id", self.settings.client_id.clone()), self.target()]
+    }
+
+    /// Each poll: the documented grant type; the device code goes as both `device_code` and `code` (v1 reads
+    /// `code`, v2 reads `device_code`; MSAL sends both for the same reason); v1 repeats the resource.
+    pub fn token_form(&self, device_code: &str) -> Vec<(&'static str, String)> {
+        let mut form = vec![
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code".to_string()),
+            ("client_id", self.settings.client_id.clone()),
+            ("device_code", device_code.to_string()),
+            ("code", device_code.to_string()),
+        ];
+        if self.settings.endpoint == EndpointVersion::V1 {
+            form.push(("resource", self.resource.clone()));
+        }
+        form
+    }
+
+    /// The refresh grant (v1: `resource`; v2: `scope`).
+    pub fn refresh_form(&self, refresh_token: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("grant_type", "refresh_token".to_string()),
+            ("client_id", self.settings.client_id.clone()),
+            ("refresh_token", refresh_token.to_string()),
+            self.target(),
+        ]
     }
 }
 
-struct Events<'a> {
-    emit: &'a mut dyn FnMut(&str),
+/// The seams of a running sign-in.
+pub struct Context<'a> {
+    pub clock: &'a dyn Clock,
+    pub transport: Arc<dyn Transport>,
+    pub cancel: &'a CancelToken,
+    pub emit: &'a mut dyn FnMut(Event),
 }
 
-impl Events<'_> {
-    fn send(&mut self, v: serde_json::Value) {
-        (self.emit)(&v.to_string());
-    }
-
-    fn log(&mut self, message: &str) {
-        self.send(json!({"event": "log", "message": message}));
+impl Context<'_> {
+    fn log(&mut self, message: impl Into<String>) {
+        (self.emit)(Event::Log { message: message.into() });
     }
 }
 
@@ -87,238 +112,203 @@ fn cancelled() -> CoreError {
     CoreError::new(Code::Cancelled, "the sign-in was cancelled")
 }
 
-struct Flow<'a> {
-    settings: &'a FlowSettings,
-    transport: Arc<dyn Transport>,
-    clock: &'a dyn Clock,
-    cancel: &'a CancelToken,
-    host: String,
+/// Runs a whole device code sign-in and returns the checked token answer.
+pub fn device_flow(plan: &Plan, ctx: &mut Context) -> CoreResult<TokenSet> {
+    if ctx.cancel.is_cancelled() {
+        return Err(cancelled());
+    }
+    let host = plan.host();
+    let s = &plan.settings;
+    ctx.log(format!(
+        "requesting a device code from {} (endpoint {}, client id {})",
+        plan.devicecode_url(),
+        s.endpoint.name(),
+        s.client_id
+    ));
+    let deadline = ctx.clock.now() + s.http_timeout.min(Duration::from_secs(plan.timeout_secs));
+    let reply = match http::post_bounded(&ctx.transport, &plan.devicecode_url(), plan.devicecode_form(), ctx.cancel, deadline) {
+        Outcome::Cancelled => return Err(cancelled()),
+        Outcome::DeadlineReached => return Err(http::TransportError::Timeout("no answer in time".into()).to_core(&host)),
+        Outcome::Failed(e) => return Err(e.to_core(&host)),
+        Outcome::Reply(r) => r,
+    };
+    let dc = wire::parse_device_code(&reply, &host)?;
+    let issued_at = ctx.clock.now();
+    for note in &dc.notes {
+        ctx.log(note.clone());
+    }
+    let poller = Poller::new(issued_at, issued_at, dc.interval, plan.timeout_secs, dc.expires_in);
+    let (wait_secs, wait_ends_by) = match poller.deadline_kind() {
+        DeadlineKind::Timeout(t) => (t, "timeout"),
+        DeadlineKind::CodeExpiry(e) => (e, "expiry"),
+    };
+    (ctx.emit)(Event::CodeIssued {
+        user_code: dc.user_code.clone(),
+        verification_url: dc.verification_url.clone(),
+        message: dc.message.clone(),
+        expires_in: dc.expires_in,
+        interval: dc.interval,
+        wait_secs,
+        wait_ends_by,
+    });
+    let mut browser = start_browser(plan, &dc, ctx);
+    copy_code(plan, &dc, ctx);
+    if ctx.cancel.is_cancelled() {
+        return Err(cancelled());
+    }
+    ctx.log(format!("waiting for the sign-in: polling every {} s for up to {wait_secs} s", dc.interval));
+    let result = poll_until_done(plan, &dc, poller, ctx, &mut browser);
+    report_browser(&mut browser, ctx);
+    if result.is_ok() {
+        ctx.log("signed in");
+    }
+    result
 }
 
-impl Flow<'_> {
-    /// The longest one request may take before the flow stops waiting for it.
-    fn request_limit(&self) -> Duration {
-        self.settings.http_timeout + Duration::from_secs(5)
-    }
-
-    fn run(&self, ev: &mut Events, env: &dyn Fn(&str) -> Option<String>) -> CoreResult<String> {
-        let s = self.settings;
-        if self.cancel.is_cancelled() {
-            return Err(cancelled());
-        }
-        ev.log(&format!(
-            "requesting a device code from {} (endpoint {}, client id {})",
-            s.devicecode_url(),
-            s.endpoint.name(),
-            s.client_id
-        ));
-        let reply = match http::post_cancellable(&self.transport, &s.devicecode_url(), s.devicecode_form(), self.cancel, self.request_limit()) {
-            None => return Err(cancelled()),
-            Some(Err(e)) => return Err(e.to_core(&self.host)),
-            Some(Ok(r)) => r,
+fn start_browser(plan: &Plan, dc: &DeviceCode, ctx: &mut Context) -> Option<Receiver<Result<(), String>>> {
+    if plan.settings.no_browser {
+        let reason = match plan.settings.no_browser_source {
+            Source::Request => "it was turned off for this call".to_string(),
+            Source::Environment => "D365FO_NO_BROWSER is set".to_string(),
+            Source::Stored | Source::Default => "the NoBrowser setting is on (see Get-D365ODataInteractiveSetting)".to_string(),
         };
-        let dc = wire::parse_device_code(&reply, &self.host)?;
-        let issued_at = self.clock.now();
-        ev.send(json!({
-            "event": "code_issued",
-            "user_code": dc.user_code,
-            "verification_url": dc.verification_url,
-            "message": dc.message,
-            "expires_in": dc.expires_in,
-            "interval": dc.interval,
-        }));
-        for note in &dc.notes {
-            ev.log(note);
-        }
-
-        let mut browser = self.start_browser(&dc, ev, env);
-        self.copy_code(&dc, ev, env);
-        if self.cancel.is_cancelled() {
-            return Err(cancelled());
-        }
-        let result = self.poll_until_token(&dc, issued_at, ev, &mut browser);
-        drain_browser(&mut browser, ev);
-        result
+        (ctx.emit)(Event::Browser { ok: false, skipped: true, reason: Some(reason) });
+        return None;
     }
-
-    fn start_browser(&self, dc: &DeviceCode, ev: &mut Events, env: &dyn Fn(&str) -> Option<String>) -> Option<Receiver<Result<(), String>>> {
-        if self.settings.no_browser {
-            let reason = match self.settings.no_browser_source {
-                "request" => "disabled by the caller".to_string(),
-                src => format!("disabled ({src})"),
-            };
-            ev.send(json!({"event": "browser", "ok": false, "skipped": true, "reason": reason}));
-            return None;
-        }
-        if let Some(reason) = desktop::browser_skip_reason(env) {
-            ev.send(json!({"event": "browser", "ok": false, "skipped": true, "reason": reason}));
-            return None;
-        }
-        Some(desktop::open_browser(&dc.verification_url))
+    if let Some(reason) = plan.desktop.browser_skip_reason() {
+        (ctx.emit)(Event::Browser { ok: false, skipped: true, reason: Some(reason) });
+        return None;
     }
+    Some(desktop::open_browser(&dc.verification_url))
+}
 
-    fn copy_code(&self, dc: &DeviceCode, ev: &mut Events, env: &dyn Fn(&str) -> Option<String>) {
-        if self.settings.no_clipboard {
-            ev.send(json!({"event": "clipboard", "ok": false, "reason": "disabled"}));
-            return;
-        }
-        match desktop::copy_to_clipboard(&dc.user_code, env, self.cancel) {
-            Ok(()) => ev.send(json!({"event": "clipboard", "ok": true})),
-            Err(reason) => ev.send(json!({"event": "clipboard", "ok": false, "reason": reason})),
-        }
+fn copy_code(plan: &Plan, dc: &DeviceCode, ctx: &mut Context) {
+    let outcome = if plan.no_clipboard {
+        Err("it was turned off for this call".to_string())
+    } else {
+        desktop::copy_to_clipboard(&dc.user_code, &plan.desktop, ctx.cancel)
+    };
+    match outcome {
+        Ok(()) => (ctx.emit)(Event::Clipboard { ok: true, reason: None }),
+        Err(reason) => (ctx.emit)(Event::Clipboard { ok: false, reason: Some(reason) }),
     }
+}
 
-    /// Polls per RFC 8628 until an ending; every wait goes through the clock and ends at once on cancel.
-    fn poll_until_token(
-        &self,
-        dc: &DeviceCode,
-        issued_at: Instant,
-        ev: &mut Events,
-        browser: &mut Option<Receiver<Result<(), String>>>,
-    ) -> CoreResult<String> {
-        let s = self.settings;
-        let start = self.clock.now();
-        let timeout_deadline = start + Duration::from_secs(s.timeout_secs);
-        let expiry_deadline = issued_at + Duration::from_secs(dc.expires_in);
-        let timed_out_first = timeout_deadline < expiry_deadline;
-        let deadline = if timed_out_first { timeout_deadline } else { expiry_deadline };
-        let ending = || {
-            if timed_out_first {
-                CoreError::new(Code::TimedOut, format!("the sign-in timed out after {} seconds (-Timeout)", s.timeout_secs))
-            } else {
-                CoreError::new(Code::CodeExpired, format!("the device code expired after {} seconds", dc.expires_in))
+/// Drives the poller: waits (ticking about once a second), polls when it says so, until it is done.
+fn poll_until_done(
+    plan: &Plan,
+    dc: &DeviceCode,
+    mut poller: Poller,
+    ctx: &mut Context,
+    browser: &mut Option<Receiver<Result<(), String>>>,
+) -> CoreResult<TokenSet> {
+    let host = plan.host();
+    let start = ctx.clock.now();
+    let seconds_total = ceil_secs(poller.deadline().saturating_duration_since(start));
+    let mut next_tick = start;
+    loop {
+        report_browser(browser, ctx);
+        let now = ctx.clock.now();
+        if now >= next_tick {
+            let seconds_left = ceil_secs(poller.deadline().saturating_duration_since(now));
+            (ctx.emit)(Event::Tick { seconds_left, seconds_total });
+            while next_tick <= now {
+                next_tick += Duration::from_secs(1);
             }
-        };
-        let seconds_total = ceil_secs(deadline.saturating_duration_since(start));
-        let token_url = s.token_url();
-        let secrets = [dc.device_code.as_str()];
-
-        let mut interval = dc.interval;
-        let mut next_poll = start + Duration::from_secs(interval);
-        let mut next_tick = start;
-        let mut failures = 0u32;
-        ev.log(&format!(
-            "waiting for the sign-in: polling every {interval} s for up to {seconds_total} s (code expires in {} s)",
-            dc.expires_in
-        ));
-
-        loop {
-            // Wait for the next poll, ticking once a second and watching for the browser's outcome.
-            loop {
-                drain_browser(browser, ev);
-                let now = self.clock.now();
-                if now >= next_tick {
-                    let left = ceil_secs(deadline.saturating_duration_since(now));
-                    ev.send(json!({"event": "tick", "seconds_left": left, "seconds_total": seconds_total}));
-                    while next_tick <= now {
-                        next_tick += Duration::from_secs(1);
-                    }
-                }
-                if now >= deadline {
-                    return Err(ending());
-                }
-                if now >= next_poll {
-                    break;
-                }
-                if self.clock.wait_until(next_poll.min(next_tick).min(deadline), self.cancel) {
+        }
+        match poller.next_action(now) {
+            Action::Done(result) => return result.map(|t| *t),
+            Action::WaitUntil(until) => {
+                if ctx.clock.wait_until(until.min(next_tick), ctx.cancel) {
                     return Err(cancelled());
                 }
             }
-
-            let reply = http::post_cancellable(&self.transport, &token_url, s.token_form(&dc.device_code), self.cancel, self.request_limit());
-            let after = self.clock.now();
-            let transient = match reply {
-                None => return Err(cancelled()),
-                Some(Err(e)) if e.is_transient() => TransientFailure { error: e.to_core(&self.host), retry_after: None },
-                Some(Err(e)) => return Err(e.to_core(&self.host)),
-                Some(Ok(r)) => match wire::classify_token_reply(&r, &self.host, &secrets) {
-                    TokenReply::Token(t) => {
-                        ev.log("signed in");
-                        return Ok(t);
+            Action::Poll => {
+                let deadline = (now + plan.settings.http_timeout).min(poller.deadline());
+                let outcome = match http::post_bounded(&ctx.transport, &plan.token_url(), plan.token_form(&dc.device_code), ctx.cancel, deadline) {
+                    Outcome::Cancelled => return Err(cancelled()),
+                    Outcome::Reply(r) => PollOutcome::Reply(wire::classify_token_reply(&r, &host, &[&dc.device_code])),
+                    Outcome::Failed(e) => PollOutcome::NoAnswer { error: e.to_core(&host), transient: e.is_transient() },
+                    Outcome::DeadlineReached => PollOutcome::NoAnswer {
+                        error: http::TransportError::Timeout("no answer in time".into()).to_core(&host),
+                        transient: true,
+                    },
+                };
+                if let PollOutcome::Reply(wire::TokenReply::Token(t)) = &outcome {
+                    for note in &t.notes {
+                        ctx.log(note.clone());
                     }
-                    TokenReply::Pending => {
-                        failures = 0;
-                        next_poll = after + Duration::from_secs(interval);
-                        continue;
-                    }
-                    TokenReply::SlowDown => {
-                        failures = 0;
-                        interval += SLOW_DOWN_STEP_SECS;
-                        ev.log(&format!("the authority asked to slow down; polling every {interval} s from now on"));
-                        next_poll = after + Duration::from_secs(interval);
-                        continue;
-                    }
-                    TokenReply::Declined(e) => {
-                        return Err(e.to_core(Code::Declined, format!("the sign-in was declined ({})", e.summary())));
-                    }
-                    TokenReply::Expired(e) => {
-                        return Err(e.to_core(
-                            Code::CodeExpired,
-                            format!("the code expired before the sign-in was completed ({})", e.summary()),
-                        ));
-                    }
-                    TokenReply::Transient { error, retry_after } => TransientFailure { error, retry_after },
-                    TokenReply::Fatal(e) => return Err(e),
-                },
-            };
-            failures += 1;
-            if failures >= MAX_CONSECUTIVE_FAILURES {
-                let mut e = transient.error;
-                e.message = format!("{} (gave up after {failures} failed attempts in a row)", e.message);
-                return Err(e);
+                }
+                if let Some(note) = poller.observe(ctx.clock.now(), outcome) {
+                    ctx.log(note);
+                }
             }
-            let wait = retry_wait(interval, failures, transient.retry_after);
-            ev.log(&format!(
-                "{}; trying again in {wait} s (attempt {} of {MAX_CONSECUTIVE_FAILURES})",
-                transient.error.message,
-                failures + 1
-            ));
-            next_poll = after + Duration::from_secs(wait);
         }
     }
-}
-
-struct TransientFailure {
-    error: CoreError,
-    retry_after: Option<u64>,
-}
-
-/// The wait after the n-th consecutive transient failure: the interval, doubled per failure up to
-/// four times the interval, and never shorter than the server's Retry-After (capped at 10 minutes).
-pub fn retry_wait(interval: u64, failures: u32, retry_after: Option<u64>) -> u64 {
-    let factor = 1u64 << failures.saturating_sub(1).min(2);
-    let backoff = interval.saturating_mul(factor);
-    backoff.max(retry_after.unwrap_or(0).min(MAX_RETRY_AFTER_SECS))
 }
 
 fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
-fn drain_browser(browser: &mut Option<Receiver<Result<(), String>>>, ev: &mut Events) {
+/// Reports the browser's outcome once it is known (it opens on its own thread).
+fn report_browser(browser: &mut Option<Receiver<Result<(), String>>>, ctx: &mut Context) {
     let Some(rx) = browser else { return };
     let outcome = match rx.try_recv() {
         Ok(r) => r,
         Err(std::sync::mpsc::TryRecvError::Empty) => return,
-        Err(std::sync::mpsc::TryRecvError::Disconnected) => Err("the browser thread ended without an answer".into()),
+        Err(std::sync::mpsc::TryRecvError::Disconnected) => Err("the browser could not be started".into()),
     };
     match outcome {
-        Ok(()) => ev.send(json!({"event": "browser", "ok": true, "skipped": false})),
-        Err(reason) => ev.send(json!({"event": "browser", "ok": false, "skipped": false, "reason": reason})),
+        Ok(()) => (ctx.emit)(Event::Browser { ok: true, skipped: false, reason: None }),
+        Err(reason) => (ctx.emit)(Event::Browser { ok: false, skipped: false, reason: Some(reason) }),
     }
     *browser = None;
+}
+
+/// How a refresh grant ended.
+pub enum Refresh {
+    Renewed(TokenSet),
+    /// The authority said no (the refresh token expired, was revoked, or needs interaction).
+    Refused(OAuthError),
+    /// The authority could not be asked or answered garbage.
+    Failed(CoreError),
+}
+
+/// Renews a token with the refresh grant, within the per-request bound and the caller's -Timeout.
+pub fn refresh(plan: &Plan, refresh_token: &str, ctx: &mut Context) -> CoreResult<Refresh> {
+    let host = plan.host();
+    ctx.log(format!("renewing the session's token at {} (refresh grant)", plan.token_url()));
+    let deadline = ctx.clock.now() + plan.settings.http_timeout.min(Duration::from_secs(plan.timeout_secs));
+    let reply = match http::post_bounded(&ctx.transport, &plan.token_url(), plan.refresh_form(refresh_token), ctx.cancel, deadline) {
+        Outcome::Cancelled => return Err(cancelled()),
+        Outcome::DeadlineReached => return Ok(Refresh::Failed(http::TransportError::Timeout("no answer in time".into()).to_core(&host))),
+        Outcome::Failed(e) => return Ok(Refresh::Failed(e.to_core(&host))),
+        Outcome::Reply(r) => r,
+    };
+    Ok(match wire::classify_refresh_reply(&reply, &host, &[refresh_token]) {
+        RefreshReply::Token(t) => {
+            for note in &t.notes {
+                ctx.log(note.clone());
+            }
+            Refresh::Renewed(*t)
+        }
+        RefreshReply::Refused(e) => Refresh::Refused(e),
+        RefreshReply::Failed(e) => Refresh::Failed(e),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::FakeClock;
-    use crate::http::{HttpReply, TransportError};
-    use serde_json::Value;
-    use std::collections::VecDeque;
+    use crate::http::{Abort, HttpReply, TransportError};
+    use crate::settings::{self, Inputs};
+    use std::collections::{BTreeMap, VecDeque};
     use std::sync::Mutex;
+    use std::time::Instant;
 
-    /// A scripted authority: answers in order, records each request's form and the fake time.
+    /// A scripted authority: answers in order, records each request's URL and form.
     struct Script {
         answers: Mutex<VecDeque<Result<HttpReply, TransportError>>>,
         seen: Mutex<Vec<(String, Vec<(&'static str, String)>)>>,
@@ -331,7 +321,7 @@ mod tests {
     }
 
     impl Transport for Script {
-        fn post_form(&self, url: &str, form: &[(&'static str, String)]) -> Result<HttpReply, TransportError> {
+        fn post_form(&self, url: &str, form: &[(&'static str, String)], _deadline: Instant, _abort: &Arc<Abort>) -> Result<HttpReply, TransportError> {
             self.seen.lock().unwrap().push((url.to_string(), form.to_vec()));
             self.answers.lock().unwrap().pop_front().unwrap_or(Err(TransportError::Other("script ran out".into())))
         }
@@ -350,194 +340,95 @@ mod tests {
     }
 
     const TOKEN: &str = r#"{"token_type":"Bearer","expires_in":"3599","access_token":"AT.AT.AT","refresh_token":"RT"}"#;
-    const REQ: &str = r#"{"tenant":"t","url":"https://x","timeout_secs":300,"authority":"http://127.0.0.1:1","no_browser":true,"no_clipboard":true}"#;
 
-    fn run(req: &str, script: &Arc<Script>, clock: &FakeClock) -> (CoreResult<String>, Vec<Value>) {
-        let cancel = CancelToken::new();
+    fn plan(endpoint: &str, timeout_secs: u64) -> Plan {
+        let request: BTreeMap<&'static str, String> =
+            [("authority", "https://login.example".to_string()), ("endpoint_version", endpoint.to_string()), ("no_browser", "true".to_string())].into();
+        let settings = settings::resolve_sign_in(&Inputs { request: &request, env: &|_| None, stored: &|_| None }).unwrap();
+        Plan { tenant: "t".into(), resource: "https://x".into(), timeout_secs, settings, desktop: Desktop::default(), no_clipboard: true }
+    }
+
+    fn run(plan: &Plan, script: &Arc<Script>, clock: &FakeClock) -> (CoreResult<TokenSet>, Vec<Event>) {
         let mut events = Vec::new();
-        let t: Arc<dyn Transport> = script.clone();
-        let r = run_device_flow_with(req, &cancel, &mut |e| events.push(serde_json::from_str(e).unwrap()), clock, Some(t));
+        let cancel = CancelToken::new();
+        let mut emit = |e: Event| events.push(e);
+        let mut ctx = Context { clock, transport: script.clone(), cancel: &cancel, emit: &mut emit };
+        let r = device_flow(plan, &mut ctx);
         (r, events)
     }
 
-    fn poll_times(events: &[Value]) -> usize {
-        events.iter().filter(|e| e["event"] == "tick").count()
-    }
-
     #[test]
-    fn waits_the_interval_before_each_poll_and_returns_the_token_unchanged() {
-        let s = Script::new(vec![code(5, 900), oauth(400, "authorization_pending"), oauth(400, "authorization_pending"), ok(200, TOKEN)]);
+    fn polls_at_the_interval_and_returns_the_token() {
+        let script = Script::new(vec![code(5, 900), oauth(400, "authorization_pending"), ok(200, TOKEN)]);
         let clock = FakeClock::new();
-        let (r, events) = run(REQ, &s, &clock);
-        assert_eq!(r.unwrap(), TOKEN);
-        assert_eq!(clock.elapsed(), Duration::from_secs(15), "three polls, each after a 5 s wait");
-        let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).filter(|k| *k != "log").collect();
-        assert_eq!(kinds[..4], ["code_issued", "browser", "clipboard", "tick"]);
-        assert!(events.iter().any(|e| e["event"] == "browser" && e["skipped"] == true && e["reason"] == "disabled by the caller"));
-        assert!(events.iter().any(|e| e["event"] == "clipboard" && e["ok"] == false && e["reason"] == "disabled"));
-        assert!(events.iter().any(|e| e["event"] == "code_issued" && e["user_code"] == "UC123" && e["expires_in"] == 900 && e["interval"] == 5));
-        assert!(poll_times(&events) >= 15);
+        let (r, events) = run(&plan("v1", 300), &script, &clock);
+        let t = r.unwrap();
+        assert_eq!((t.access_token.as_str(), t.refresh_token.as_deref(), t.lifetime_secs), ("AT.AT.AT", Some("RT"), 3599));
+        assert_eq!(clock.elapsed(), Duration::from_secs(10));
+        let seen = script.seen.lock().unwrap();
+        assert_eq!(seen[0].0, "https://login.example/t/oauth2/devicecode");
+        assert_eq!(seen[1].0, "https://login.example/t/oauth2/token");
+        assert!(seen[1].1.contains(&("resource", "https://x".to_string())));
+        match &events[0] {
+            Event::Log { message } => assert!(message.contains("requesting a device code")),
+            other => panic!("{other:?}"),
+        }
+        assert!(events.iter().any(|e| matches!(e, Event::CodeIssued { user_code, wait_secs: 300, wait_ends_by: "timeout", .. } if user_code == "UC123")));
+        assert!(events.iter().any(|e| matches!(e, Event::Browser { skipped: true, .. })));
+        assert!(events.iter().any(|e| matches!(e, Event::Clipboard { ok: false, .. })));
         let text = serde_json::to_string(&events).unwrap();
         assert!(!text.contains("SECRET-DEVICE-CODE") && !text.contains("AT.AT.AT"));
     }
 
     #[test]
-    fn slow_down_adds_five_seconds_to_this_and_every_later_wait() {
-        let s = Script::new(vec![
-            code(2, 900),
-            oauth(400, "slow_down"),
-            oauth(400, "authorization_pending"),
-            oauth(400, "slow_down"),
-            oauth(400, "authorization_pending"),
-            ok(200, TOKEN),
-        ]);
-        let clock = FakeClock::new();
-        let (r, _) = run(REQ, &s, &clock);
-        assert!(r.is_ok());
-        // polls at 2, then +7 = 9, +7 = 16, +12 = 28, +12 = 40
-        assert_eq!(clock.elapsed(), Duration::from_secs(40));
+    fn v2_forms_use_scope_and_the_documented_grant_type() {
+        let p = plan("v2", 300);
+        assert_eq!(p.devicecode_url(), "https://login.example/t/oauth2/v2.0/devicecode");
+        assert_eq!(p.devicecode_form()[1], ("scope", "https://x/.default offline_access".to_string()));
+        let f = p.token_form("DC");
+        assert!(f.contains(&("grant_type", "urn:ietf:params:oauth:grant-type:device_code".to_string())));
+        assert!(!f.iter().any(|(k, _)| *k == "resource"));
+        let r = p.refresh_form("RT");
+        assert_eq!(r[0], ("grant_type", "refresh_token".to_string()));
+        assert_eq!(r[3], ("scope", "https://x/.default offline_access".to_string()));
+        assert_eq!(plan("v1", 1).refresh_form("RT")[3], ("resource", "https://x".to_string()));
     }
 
     #[test]
-    fn missing_interval_means_five_seconds() {
-        let s = Script::new(vec![
-            ok(200, r#"{"user_code":"U","device_code":"D123","verification_uri":"https://x/y","expires_in":900}"#),
-            ok(200, TOKEN),
-        ]);
+    fn the_wait_ends_at_the_code_expiry_when_that_comes_first() {
+        let script = Script::new(vec![code(5, 12), oauth(400, "authorization_pending"), oauth(400, "authorization_pending")]);
         let clock = FakeClock::new();
-        let (r, events) = run(REQ, &s, &clock);
-        assert!(r.is_ok());
-        assert_eq!(clock.elapsed(), Duration::from_secs(5));
-        assert!(events.iter().any(|e| e["event"] == "log" && e["message"].as_str().unwrap().contains("no interval")));
-    }
-
-    #[test]
-    fn timeout_and_expiry_have_their_own_words() {
-        let s = Script::new(vec![code(5, 900)].into_iter().chain((0..100).map(|_| oauth(400, "authorization_pending"))).collect());
-        let clock = FakeClock::new();
-        let (r, _) = run(&REQ.replace("300", "12"), &s, &clock);
-        let e = r.unwrap_err();
-        assert_eq!(e.code, Code::TimedOut);
-        assert_eq!(e.message, "the sign-in timed out after 12 seconds (-Timeout)");
-        assert_eq!(clock.elapsed(), Duration::from_secs(12));
-        assert_eq!(s.seen.lock().unwrap().len(), 3, "code + polls at 5 and 10");
-
-        let s = Script::new(vec![code(5, 20)].into_iter().chain((0..100).map(|_| oauth(400, "authorization_pending"))).collect());
-        let clock = FakeClock::new();
-        let (r, events) = run(REQ, &s, &clock);
+        let (r, events) = run(&plan("v1", 300), &script, &clock);
         let e = r.unwrap_err();
         assert_eq!(e.code, Code::CodeExpired);
-        assert_eq!(e.message, "the device code expired after 20 seconds");
-        let ticks: Vec<&Value> = events.iter().filter(|e| e["event"] == "tick").collect();
-        assert_eq!(ticks[0]["seconds_total"], 20);
-        assert_eq!(ticks[0]["seconds_left"], 20);
-        assert_eq!(ticks.last().unwrap()["seconds_left"], 0);
+        assert!(events.iter().any(|e| matches!(e, Event::CodeIssued { wait_secs: 12, wait_ends_by: "expiry", .. })));
+        assert_eq!(clock.elapsed(), Duration::from_secs(12));
     }
 
     #[test]
-    fn declined_and_server_expiry_stop_with_their_messages() {
-        for (err, want, words) in [
-            ("authorization_declined", Code::Declined, "the sign-in was declined"),
-            ("access_denied", Code::Declined, "the sign-in was declined"),
-            ("expired_token", Code::CodeExpired, "the code expired"),
-            ("code_expired", Code::CodeExpired, "the code expired"),
-        ] {
-            let s = Script::new(vec![code(1, 900), oauth(400, err)]);
-            let (r, _) = run(REQ, &s, &FakeClock::new());
-            let e = r.unwrap_err();
-            assert_eq!(e.code, want, "{err}");
-            assert!(e.message.contains(words), "{}", e.message);
-            assert_eq!(e.details["error"], err);
-            assert_eq!(e.details["aadsts"], "AADSTS70016");
-        }
+    fn a_device_code_error_stops_before_any_poll() {
+        let script = Script::new(vec![oauth(400, "invalid_client")]);
+        let (r, _) = run(&plan("v1", 300), &script, &FakeClock::new());
+        assert_eq!(r.unwrap_err().code, Code::AuthorityError);
+        assert_eq!(script.seen.lock().unwrap().len(), 1);
     }
 
     #[test]
-    fn transient_failures_are_retried_with_backoff_and_retry_after() {
-        let mut throttled = HttpReply { status: 429, retry_after: Some(30), body: b"slow".to_vec(), ..Default::default() };
-        throttled.content_type = Some("text/plain".into());
-        let s = Script::new(vec![
-            code(5, 900),
-            Err(TransportError::Broken("reset".into())),
-            ok(503, "Service Unavailable"),
-            Ok(throttled),
-            ok(200, TOKEN),
-        ]);
+    fn refresh_outcomes() {
+        let p = plan("v1", 300);
         let clock = FakeClock::new();
-        let (r, events) = run(REQ, &s, &clock);
-        assert!(r.is_ok());
-        // 5 (first wait) + 5 (after 1st failure) + 10 (after 2nd) + 30 (Retry-After beats 20) = 50
-        assert_eq!(clock.elapsed(), Duration::from_secs(50));
-        assert!(events.iter().any(|e| e["event"] == "log" && e["message"].as_str().unwrap().contains("trying again in 30 s")));
-    }
-
-    #[test]
-    fn too_many_transient_failures_end_the_flow() {
-        let s = Script::new(vec![code(1, 900)].into_iter().chain((0..10).map(|_| ok(503, "<html><title>Down</title></html>"))).collect());
-        let (r, _) = run(REQ, &s, &FakeClock::new());
-        let e = r.unwrap_err();
-        assert_eq!(e.code, Code::ProtocolError);
-        assert!(e.message.contains("HTML page") && e.message.contains("gave up after 5"), "{}", e.message);
-        assert_eq!(s.seen.lock().unwrap().len(), 6);
-    }
-
-    #[test]
-    fn other_errors_stop_at_once_with_the_authority_error() {
-        let s = Script::new(vec![code(1, 900), oauth(401, "invalid_client")]);
-        let (r, _) = run(REQ, &s, &FakeClock::new());
-        let e = r.unwrap_err();
-        assert_eq!(e.code, Code::AuthorityError);
-        assert_eq!(e.details["http_status"], 401);
-        let tls = Script::new(vec![code(1, 900), Err(TransportError::Tls("invalid peer certificate: UnknownIssuer".into()))]);
-        let (r, _) = run(REQ, &tls, &FakeClock::new());
-        assert_eq!(r.unwrap_err().code, Code::NetworkError);
-    }
-
-    #[test]
-    fn token_polls_carry_the_device_code_twice() {
-        let s = Script::new(vec![code(1, 900), ok(200, TOKEN)]);
-        let (r, _) = run(REQ, &s, &FakeClock::new());
-        assert!(r.is_ok());
-        let seen = s.seen.lock().unwrap();
-        assert!(seen[0].0.ends_with("/t/oauth2/devicecode"));
-        assert!(seen[1].0.ends_with("/t/oauth2/token"));
-        let form = &seen[1].1;
-        for (k, v) in [("device_code", "SECRET-DEVICE-CODE"), ("code", "SECRET-DEVICE-CODE"), ("resource", "https://x")] {
-            assert!(form.iter().any(|(n, val)| *n == k && val == v), "{k}");
-        }
-    }
-
-    #[test]
-    fn validation_errors_send_nothing() {
-        let s = Script::new(vec![]);
-        let (r, events) = run(r#"{"tenant":"a/b","url":"https://x"}"#, &s, &FakeClock::new());
-        assert_eq!(r.unwrap_err().code, Code::InvalidRequest);
-        assert!(events.is_empty());
-        assert!(s.seen.lock().unwrap().is_empty());
-    }
-
-    #[test]
-    fn cancel_before_start_sends_nothing() {
-        let s = Script::new(vec![code(1, 900)]);
         let cancel = CancelToken::new();
-        cancel.cancel();
-        let t: Arc<dyn Transport> = s.clone();
-        let r = run_device_flow_with(REQ, &cancel, &mut |_| {}, &FakeClock::new(), Some(t));
-        assert_eq!(r.unwrap_err().code, Code::Cancelled);
-        assert!(s.seen.lock().unwrap().is_empty());
-    }
-
-    #[test]
-    fn retry_wait_doubles_up_to_four_times_and_honours_retry_after() {
-        assert_eq!([1, 2, 3, 4, 5].map(|n| retry_wait(5, n, None)), [5, 10, 20, 20, 20]);
-        assert_eq!(retry_wait(5, 1, Some(2)), 5);
-        assert_eq!(retry_wait(5, 1, Some(60)), 60);
-        assert_eq!(retry_wait(5, 1, Some(100_000)), 600);
-    }
-
-    #[test]
-    fn proxy_credentials_stay_out_of_the_log() {
-        assert_eq!(proxy_for_log("http://user:pw@proxy:3128"), "http://proxy:3128");
-        assert_eq!(proxy_for_log("proxy:3128"), "proxy:3128");
+        let mut sink = |_e: Event| {};
+        for (answer, want) in [(ok(200, TOKEN), "renewed"), (oauth(400, "invalid_grant"), "refused"), (Err(TransportError::Connect("refused".into())), "failed")] {
+            let script = Script::new(vec![answer]);
+            let mut ctx = Context { clock: &clock, transport: script.clone(), cancel: &cancel, emit: &mut sink };
+            let got = match refresh(&p, "OLD-RT", &mut ctx).unwrap() {
+                Refresh::Renewed(_) => "renewed",
+                Refresh::Refused(_) => "refused",
+                Refresh::Failed(_) => "failed",
+            };
+            assert_eq!(got, want);
+            assert!(script.seen.lock().unwrap()[0].1.contains(&("refresh_token", "OLD-RT".to_string())));
+        }
     }
 }

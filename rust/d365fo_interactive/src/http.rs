@@ -1,21 +1,32 @@
-//! HTTP to the authority: ureq with TLS checked against the OS trust store, bounded time and size,
-//! no redirects, and a proxy chosen here (ureq 3.0.11 ignores NO_PROXY, and loopback must never be proxied).
+//! HTTP to the authority: ureq with TLS checked against the OS trust store, no redirects, bounded body size,
+//! a proxy chosen here (ureq 3.0.11 ignores NO_PROXY, and loopback must never be proxied), and one deadline
+//! per request that covers connecting, sending, the headers and the whole body.
+//!
+//! Every request runs on its own thread so that the caller returns at once on cancel or deadline; its TCP
+//! sockets are registered in an `Abort`, which shuts them down at that moment, so the thread wakes from
+//! whatever read or write it is blocked in and ends: nothing of a request outlives the call that made it.
 
 use crate::cancel::CancelToken;
 use crate::error::{Code, CoreError, CoreResult};
-use crate::settings::FlowSettings;
 use crate::validate::{self, HttpUrl};
-use std::io::ErrorKind;
-use std::sync::Arc;
-use std::sync::mpsc;
-use std::io::Read;
+use std::cell::RefCell;
+use std::io::{ErrorKind, Read};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 use ureq::tls::{RootCerts, TlsConfig};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, RustlsConnector, Transport as UreqTransportTrait,
+};
 
 /// Largest response body read from the authority; real answers are a few kilobytes.
 pub const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+/// How long a request thread may take to end after its sockets were shut down (it is detached after that).
+const JOIN_GRACE: Duration = Duration::from_secs(2);
 
-const SLOW_BODY: &str = "no complete answer within the time allowed (D365FO_HTTP_TIMEOUT_SECS)";
+const SLOW: &str = "no complete answer within the time allowed";
 
 /// One answer from the authority, whatever its status.
 #[derive(Debug, Clone, Default)]
@@ -71,88 +82,258 @@ impl TransportError {
     }
 }
 
-/// Sends form posts; the seam between the flow and the network.
-pub trait Transport: Send + Sync {
-    fn post_form(&self, url: &str, form: &[(&'static str, String)]) -> Result<HttpReply, TransportError>;
+/// The sockets of one request, so another thread can cut them at once (cancel, deadline).
+#[derive(Debug, Default)]
+pub struct Abort {
+    triggered: AtomicBool,
+    sockets: Mutex<Vec<TcpStream>>,
 }
 
-/// Runs one post on a worker thread so that a cancel returns at once even while a request is in flight;
-/// the abandoned request ends by itself within the HTTP timeout. `limit` is a backstop: past it the
-/// request is abandoned as timed out whatever the transport does.
-pub fn post_cancellable(
-    transport: &Arc<dyn Transport>,
-    url: &str,
-    form: Vec<(&'static str, String)>,
-    cancel: &CancelToken,
-    limit: Duration,
-) -> Option<Result<HttpReply, TransportError>> {
-    let started = Instant::now();
-    if cancel.is_cancelled() {
-        return None;
+impl Abort {
+    pub fn new() -> Arc<Abort> {
+        Arc::new(Abort::default())
     }
-    let (tx, rx) = mpsc::channel();
-    let t = Arc::clone(transport);
-    let url = url.to_string();
-    let spawned = std::thread::Builder::new().name("d365fo-http".into()).spawn(move || {
-        let _ = tx.send(t.post_form(&url, &form));
-    });
-    if spawned.is_err() {
-        return Some(Err(TransportError::Other("could not start a thread for the request".into())));
-    }
-    loop {
-        // The channel cannot wake the cancel token's condition variable, so check in short slices.
-        match rx.recv_timeout(Duration::from_millis(25)) {
-            Ok(r) => return if cancel.is_cancelled() { None } else { Some(r) },
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if cancel.is_cancelled() {
-                    return None;
-                }
-                if started.elapsed() > limit {
-                    return Some(Err(TransportError::Timeout(SLOW_BODY.into())));
-                }
+
+    /// Keeps a handle on `socket`; shuts it down right away when the request was already aborted.
+    pub fn register(&self, socket: &TcpStream) {
+        if let Ok(clone) = socket.try_clone() {
+            let mut all = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
+            if self.triggered.load(Ordering::SeqCst) {
+                let _ = clone.shutdown(Shutdown::Both);
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Some(Err(TransportError::Other("the request thread ended without an answer".into())));
-            }
+            all.push(clone);
         }
     }
+
+    /// Shuts down every socket of the request; blocked reads and writes on them return at once.
+    pub fn trigger(&self) {
+        self.triggered.store(true, Ordering::SeqCst);
+        for s in self.sockets.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        self.triggered.load(Ordering::SeqCst)
+    }
+}
+
+/// Sends form posts; the seam between the flow and the network (tests give a scripted one).
+pub trait Transport: Send + Sync {
+    /// One POST; must give up at `deadline`, and soon after `abort` is triggered.
+    fn post_form(&self, url: &str, form: &[(&'static str, String)], deadline: Instant, abort: &Arc<Abort>) -> Result<HttpReply, TransportError>;
+}
+
+/// How a bounded request ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Reply(HttpReply),
+    Failed(TransportError),
+    /// The cancellation token was set; the request was cut.
+    Cancelled,
+    /// `deadline` passed; the request was cut.
+    DeadlineReached,
+}
+
+/// Runs one post on its own thread, bounded by `deadline` and `cancel`. When either strikes, the request's
+/// sockets are shut down and its thread is joined (for at most `JOIN_GRACE`) before this returns.
+pub fn post_bounded(transport: &Arc<dyn Transport>, url: &str, form: Vec<(&'static str, String)>, cancel: &CancelToken, deadline: Instant) -> Outcome {
+    if cancel.is_cancelled() {
+        return Outcome::Cancelled;
+    }
+    if Instant::now() >= deadline {
+        return Outcome::DeadlineReached;
+    }
+    let abort = Abort::new();
+    let (tx, rx) = mpsc::channel();
+    let worker = {
+        let t = Arc::clone(transport);
+        let url = url.to_string();
+        let abort = Arc::clone(&abort);
+        std::thread::Builder::new().name("d365fo-http".into()).spawn(move || {
+            let _ = tx.send(t.post_form(&url, &form, deadline, &abort));
+        })
+    };
+    let Ok(worker) = worker else {
+        return Outcome::Failed(TransportError::Other("could not start a thread for the request".into()));
+    };
+    let ending = loop {
+        // The channel cannot wake the cancellation token's condition variable, so look in short slices.
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(result) => {
+                let _ = worker.join();
+                return match result {
+                    _ if cancel.is_cancelled() => Outcome::Cancelled,
+                    Ok(r) => Outcome::Reply(r),
+                    Err(_) if Instant::now() >= deadline => Outcome::DeadlineReached,
+                    Err(e) => Outcome::Failed(e),
+                };
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) if cancel.is_cancelled() => break Outcome::Cancelled,
+            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => break Outcome::DeadlineReached,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                break Outcome::Failed(TransportError::Other("the request thread ended without an answer".into()));
+            }
+        }
+    };
+    abort.trigger();
+    // The thread wakes from its blocked socket call now; wait for it so nothing of this request remains.
+    let _ = rx.recv_timeout(JOIN_GRACE);
+    if worker.is_finished() {
+        let _ = worker.join();
+    }
+    ending
+}
+
+thread_local! {
+    /// The `Abort` of the request running on this thread (set by `UreqTransport::post_form` for the connector).
+    static CURRENT_ABORT: RefCell<Option<Arc<Abort>>> = const { RefCell::new(None) };
+}
+
+/// Opens TCP connections like ureq's own connector, but registers each socket with the current request's
+/// `Abort` and never waits past the request's deadline.
+#[derive(Debug)]
+struct AbortableTcpConnector;
+
+impl<In: UreqTransportTrait> Connector<In> for AbortableTcpConnector {
+    type Out = Either<In, SocketTransport>;
+
+    fn connect(&self, details: &ConnectionDetails, chained: Option<In>) -> Result<Option<Self::Out>, ureq::Error> {
+        if let Some(t) = chained {
+            return Ok(Some(Either::A(t)));
+        }
+        let abort = CURRENT_ABORT.with(|a| a.borrow().clone());
+        let timeout = details.timeout.not_zero().map(|d| *d);
+        let mut last = None;
+        for addr in &details.addrs {
+            if abort.as_ref().is_some_and(|a| a.is_triggered()) {
+                return Err(ureq::Error::Io(std::io::Error::new(ErrorKind::Interrupted, "the request was cut")));
+            }
+            let attempt = match timeout {
+                Some(t) => TcpStream::connect_timeout(addr, t),
+                None => TcpStream::connect(addr),
+            };
+            match attempt {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    if let Some(a) = &abort {
+                        a.register(&stream);
+                    }
+                    let buffers = LazyBuffers::new(details.config.input_buffer_size(), details.config.output_buffer_size());
+                    return Ok(Some(Either::B(SocketTransport { stream, buffers })));
+                }
+                Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
+                    return Err(ureq::Error::Timeout(details.timeout.reason));
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(ureq::Error::Io(last.unwrap_or_else(|| std::io::Error::new(ErrorKind::ConnectionRefused, "connection refused"))))
+    }
+}
+
+/// A plain TCP transport for ureq (3.0.11 does not export its own), over a socket that `Abort` can cut.
+struct SocketTransport {
+    stream: TcpStream,
+    buffers: LazyBuffers,
+}
+
+impl std::fmt::Debug for SocketTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketTransport").field("peer", &self.stream.peer_addr().ok()).finish()
+    }
+}
+
+fn io_to_ureq(e: std::io::Error, timeout: &NextTimeout) -> ureq::Error {
+    match e.kind() {
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => ureq::Error::Timeout(timeout.reason),
+        _ => ureq::Error::Io(e),
+    }
+}
+
+impl UreqTransportTrait for SocketTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.stream.set_write_timeout(timeout.not_zero().map(|d| *d)).map_err(ureq::Error::Io)?;
+        let output = &self.buffers.output()[..amount];
+        std::io::Write::write_all(&mut self.stream, output).map_err(|e| io_to_ureq(e, &timeout))
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.stream.set_read_timeout(timeout.not_zero().map(|d| *d)).map_err(ureq::Error::Io)?;
+        let input = self.buffers.input_append_buf();
+        let amount = self.stream.read(input).map_err(|e| io_to_ureq(e, &timeout))?;
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        // Connections are not pooled across requests of interest here; probe like ureq does.
+        if self.stream.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 1];
+        let open = matches!(self.stream.read(&mut buf), Err(e) if e.kind() == ErrorKind::WouldBlock);
+        open && self.stream.set_nonblocking(false).is_ok()
+    }
+}
+
+/// What the HTTP client needs to know about one sign-in's requests.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// The proxy for the authority (already chosen by `choose_proxy`), if any.
+    pub proxy: Option<String>,
+    /// Longest one request may take (never past the request's deadline).
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
 }
 
 /// The real transport.
 pub struct UreqTransport {
     agent: ureq::Agent,
-    /// Whole-exchange bound, also enforced while reading the body (ureq 3.0.11 lets a body that keeps
-    /// trickling run past its global timeout).
     timeout: Duration,
 }
 
 impl UreqTransport {
-    /// An agent for one sign-in against `settings.authority`, with the proxy chosen by `choose_proxy`.
-    pub fn new(settings: &FlowSettings, env: &dyn Fn(&str) -> Option<String>) -> CoreResult<(Self, Option<String>)> {
-        let proxy_url = choose_proxy(&settings.authority_url, settings.request_proxy.as_deref(), env)?;
-        let proxy = match &proxy_url {
-            Some(p) => Some(ureq::Proxy::new(p).map_err(|_| CoreError::invalid(format!("the proxy '{}' is not valid", validate::printable_url(p))))?),
+    pub fn new(options: &HttpOptions) -> CoreResult<Self> {
+        let proxy = match &options.proxy {
+            Some(p) => Some(
+                ureq::Proxy::new(p)
+                    .map_err(|_| CoreError::invalid(format!("the proxy '{}' is not valid", validate::printable_url(p))))?,
+            ),
             None => None,
         };
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .proxy(proxy)
-            .timeout_global(Some(settings.http_timeout))
-            .timeout_connect(Some(settings.connect_timeout))
+            .timeout_global(Some(options.timeout))
+            .timeout_connect(Some(options.connect_timeout))
             .tls_config(TlsConfig::builder().root_certs(RootCerts::PlatformVerifier).build())
             .user_agent(concat!("d365fo.interactive/", env!("CARGO_PKG_VERSION")))
             .accept("application/json")
             .build();
-        Ok((UreqTransport { agent: config.into(), timeout: settings.http_timeout }, proxy_url))
+        let connector = ().chain(ConnectProxyConnector::default()).chain(AbortableTcpConnector).chain(RustlsConnector::default());
+        Ok(UreqTransport { agent: ureq::Agent::with_parts(config, connector, DefaultResolver::default()), timeout: options.timeout })
     }
 }
 
 impl Transport for UreqTransport {
-    fn post_form(&self, url: &str, form: &[(&'static str, String)]) -> Result<HttpReply, TransportError> {
-        let started = Instant::now();
+    fn post_form(&self, url: &str, form: &[(&'static str, String)], deadline: Instant, abort: &Arc<Abort>) -> Result<HttpReply, TransportError> {
+        let limit = self.timeout.min(deadline.saturating_duration_since(Instant::now()));
+        if limit.is_zero() {
+            return Err(TransportError::Timeout(SLOW.into()));
+        }
+        let ends = Instant::now() + limit;
+        CURRENT_ABORT.with(|a| *a.borrow_mut() = Some(Arc::clone(abort)));
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut resp = self.agent.post(url).send_form(pairs).map_err(map_ureq_error)?;
+        let sent = self.agent.post(url).config().timeout_global(Some(limit)).build().send_form(pairs);
+        CURRENT_ABORT.with(|a| *a.borrow_mut() = None);
+        let mut resp = sent.map_err(|e| map_ureq_error(e, abort))?;
         let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let content_type = header("content-type");
         let location = header("location");
@@ -162,25 +343,29 @@ impl Transport for UreqTransport {
         let mut body = Vec::new();
         let mut buf = [0u8; 16 * 1024];
         loop {
-            let n = reader.read(&mut buf).map_err(|e| map_ureq_error(ureq::Error::from(e)))?;
+            // The abort (a watchdog on the deadline) wakes a read that would block past it.
+            let n = reader.read(&mut buf).map_err(|e| map_ureq_error(ureq::Error::from(e), abort))?;
             if n == 0 {
                 break;
             }
             body.extend_from_slice(&buf[..n]);
-            if started.elapsed() > self.timeout {
-                return Err(TransportError::Timeout(SLOW_BODY.into()));
+            if Instant::now() > ends {
+                return Err(TransportError::Timeout(SLOW.into()));
             }
         }
         Ok(HttpReply { status, content_type, location, retry_after, body })
     }
 }
 
-fn map_ureq_error(e: ureq::Error) -> TransportError {
+fn map_ureq_error(e: ureq::Error, abort: &Abort) -> TransportError {
     use ureq::Error as E;
+    if abort.is_triggered() {
+        return TransportError::Timeout("the request was cut at the deadline".into());
+    }
     match e {
         E::Timeout(t) => TransportError::Timeout(match t {
             ureq::Timeout::Connect | ureq::Timeout::Resolve => "connecting took too long".into(),
-            _ => SLOW_BODY.into(),
+            _ => SLOW.into(),
         }),
         E::HostNotFound => TransportError::Connect("the host name could not be resolved".into()),
         E::ConnectionFailed => TransportError::Connect("the connection failed".into()),
@@ -195,18 +380,18 @@ fn map_ureq_error(e: ureq::Error) -> TransportError {
                 TransportError::Broken("the connection was reset".into())
             }
             ErrorKind::UnexpectedEof => TransportError::Broken("the connection closed before the answer was complete".into()),
-            ErrorKind::AddrNotAvailable | ErrorKind::NotConnected => TransportError::Connect(io.to_string()),
-            _ => TransportError::Broken(io.to_string()),
+            ErrorKind::AddrNotAvailable | ErrorKind::NotConnected => TransportError::Connect(crate::text::first_line(&io.to_string(), 200)),
+            _ => TransportError::Broken(crate::text::first_line(&io.to_string(), 200)),
         },
-        E::Protocol(p) => TransportError::Broken(format!("the answer was not valid HTTP ({p})")),
+        E::Protocol(p) => TransportError::Broken(format!("the answer was not valid HTTP ({})", crate::text::first_line(&p.to_string(), 200))),
         E::BodyExceedsLimit(_) => TransportError::TooLarge,
         E::LargeResponseHeader(..) => TransportError::Broken("the response headers were too large".into()),
         E::Tls(s) => TransportError::Tls(s.to_string()),
         E::Rustls(r) => TransportError::Tls(describe_tls(&r)),
         E::Pem(_) => TransportError::Tls("a certificate could not be read".into()),
-        E::ConnectProxyFailed(s) => TransportError::Proxy(s),
+        E::ConnectProxyFailed(s) => TransportError::Proxy(crate::text::first_line(&s, 200)),
         E::InvalidProxyUrl => TransportError::Proxy("the proxy URL is not valid".into()),
-        other => TransportError::Other(other.to_string()),
+        other => TransportError::Other(crate::text::first_line(&other.to_string(), 200)),
     }
 }
 
@@ -220,30 +405,18 @@ fn describe_tls(e: &rustls::Error) -> String {
             "the server's certificate is not valid for this host name (NotValidForName)".into()
         }
         rustls::Error::InvalidCertificate(rustls::CertificateError::Expired) => "the server's certificate has expired (Expired)".into(),
-        other => other.to_string(),
+        other => crate::text::first_line(&other.to_string(), 200),
     }
 }
 
-/// Checks a proxy URL (http or https proxies only; `host:port` means http).
-pub fn check_proxy_url(p: &str, source: &str) -> CoreResult<()> {
-    let with_scheme = if p.contains("://") { p.to_string() } else { format!("http://{p}") };
-    if let Some(scheme) = with_scheme.split("://").next().filter(|s| s.to_ascii_lowercase().starts_with("socks")) {
-        return Err(CoreError::invalid(format!("{source}: {scheme} proxies are not supported; use an http proxy")));
-    }
-    validate::parse_http_url(&with_scheme)
-        .map(|_| ())
-        .map_err(|why| CoreError::invalid(format!("{source}: the proxy '{}' is not valid: {why}", validate::printable_url(p))))
-}
-
-/// The proxy for a request to `target`: none for loopback; else the caller's proxy; else the
-/// environment (HTTPS_PROXY / HTTP_PROXY by scheme, then ALL_PROXY) unless NO_PROXY matches the host.
-pub fn choose_proxy(target: &HttpUrl, request_proxy: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> CoreResult<Option<String>> {
+/// The proxy for a request to `target`: none for loopback; else the caller's proxy (the Windows system proxy);
+/// else the environment (HTTPS_PROXY / HTTP_PROXY by scheme, then ALL_PROXY) unless NO_PROXY matches the host.
+pub fn choose_proxy(target: &HttpUrl, callers_proxy: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> CoreResult<Option<String>> {
     if target.is_loopback() {
         return Ok(None);
     }
-    if let Some(p) = request_proxy.filter(|p| !p.trim().is_empty()) {
-        check_proxy_url(p, "request field \"proxy\"")?;
-        return Ok(Some(p.trim().to_string()));
+    if let Some(p) = callers_proxy.filter(|p| !p.trim().is_empty()) {
+        return validate::proxy_url(p, "the system proxy").map(Some);
     }
     let no_proxy = env("NO_PROXY").filter(|v| !v.trim().is_empty()).or_else(|| env("no_proxy"));
     if no_proxy.is_some_and(|np| no_proxy_matches(&target.host, &np)) {
@@ -256,11 +429,18 @@ pub fn choose_proxy(target: &HttpUrl, request_proxy: Option<&str>, env: &dyn Fn(
     };
     for name in names {
         if let Some(p) = env(name).map(|p| p.trim().to_string()).filter(|p| !p.is_empty()) {
-            check_proxy_url(&p, name)?;
-            return Ok(Some(p));
+            return validate::proxy_url(&p, name).map(Some);
         }
     }
     Ok(None)
+}
+
+/// The proxy without credentials, for the log.
+pub fn proxy_for_log(p: &str) -> String {
+    match p.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.rsplit('@').next().unwrap_or(rest)),
+        None => p.rsplit('@').next().unwrap_or(p).to_string(),
+    }
 }
 
 /// NO_PROXY rules: entries separated by commas or spaces; `*` matches all; `.suffix` and `*.suffix`
@@ -296,6 +476,8 @@ fn strip_port(entry: &str) -> String {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::io::Write;
+    use std::net::TcpListener;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -346,6 +528,8 @@ mod tests {
         let env = env_of(&[("HTTPS_PROXY", "http://secure:1"), ("NO_PROXY", "*")]);
         assert_eq!(choose_proxy(&target, None, &env).unwrap(), None);
         assert_eq!(choose_proxy(&target, None, &env_of(&[])).unwrap(), None);
+        let env = env_of(&[("HTTPS_PROXY", "proxy.corp:3128")]);
+        assert_eq!(choose_proxy(&target, None, &env).unwrap().as_deref(), Some("http://proxy.corp:3128"));
     }
 
     #[test]
@@ -362,30 +546,30 @@ mod tests {
         assert!(e.code == Code::InvalidRequest && e.message.contains("HTTPS_PROXY"), "{}", e.message);
         let e = choose_proxy(&target, None, &env_of(&[("HTTPS_PROXY", "http://bad host")])).unwrap_err();
         assert!(e.message.contains("HTTPS_PROXY"), "{}", e.message);
-        assert!(check_proxy_url("proxy.corp:3128", "x").is_ok());
         let e = choose_proxy(&target, None, &env_of(&[("HTTPS_PROXY", "http://user:S3cret@bad host:1")])).unwrap_err();
         assert!(!e.message.contains("S3cret") && e.message.contains("http://***@bad host:1"), "{}", e.message);
+        assert_eq!(proxy_for_log("http://u:p@proxy:1"), "http://proxy:1");
     }
 
     #[test]
     fn tls_failures_wrapped_in_io_errors_are_tls_not_a_broken_connection() {
+        let abort = Abort::default();
         for (cert, words) in [
             (rustls::CertificateError::UnknownIssuer, "not signed by an authority trusted here"),
             (rustls::CertificateError::NotValidForName, "not valid for this host name"),
             (rustls::CertificateError::Expired, "has expired"),
         ] {
             let io = std::io::Error::new(ErrorKind::InvalidData, rustls::Error::InvalidCertificate(cert));
-            match map_ureq_error(ureq::Error::Io(io)) {
+            match map_ureq_error(ureq::Error::Io(io), &abort) {
                 TransportError::Tls(why) => assert!(why.contains(words), "{why}"),
                 other => panic!("{other:?}"),
             }
         }
         let io = std::io::Error::new(ErrorKind::InvalidData, rustls::Error::DecryptError);
-        let e = map_ureq_error(ureq::Error::Io(io));
+        let e = map_ureq_error(ureq::Error::Io(io), &abort);
         assert!(matches!(e, TransportError::Tls(_)) && !e.is_transient(), "{e:?}");
         assert!(e.to_core("h:1").message.starts_with("TLS with the authority h:1 failed: "));
-        // Other I/O errors keep their meaning.
-        let e = map_ureq_error(ureq::Error::Io(std::io::Error::new(ErrorKind::ConnectionReset, "reset")));
+        let e = map_ureq_error(ureq::Error::Io(std::io::Error::new(ErrorKind::ConnectionReset, "reset")), &abort);
         assert_eq!(e, TransportError::Broken("the connection was reset".into()));
     }
 
@@ -399,5 +583,66 @@ mod tests {
         let e = TransportError::TooLarge.to_core("h");
         assert_eq!(e.code, Code::ProtocolError);
         assert!(e.message.contains("too large"));
+    }
+
+    /// A server that accepts and then sends one byte every 100 ms, forever (until the socket dies).
+    fn trickling_server() -> (String, Arc<AtomicBool>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/t/oauth2/token", listener.local_addr().unwrap());
+        let gone = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&gone);
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n";
+            for b in head.iter().cycle() {
+                std::thread::sleep(Duration::from_millis(100));
+                if s.write_all(&[*b]).is_err() {
+                    break;
+                }
+            }
+            flag.store(true, Ordering::SeqCst);
+        });
+        (url, gone)
+    }
+
+    #[test]
+    fn a_trickling_answer_is_cut_at_the_deadline_and_its_socket_closed() {
+        let (url, gone) = trickling_server();
+        let opts = HttpOptions { proxy: None, timeout: Duration::from_secs(30), connect_timeout: Duration::from_secs(5) };
+        let t: Arc<dyn Transport> = Arc::new(UreqTransport::new(&opts).unwrap());
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(800);
+        let outcome = post_bounded(&t, &url, vec![("a", "b".into())], &CancelToken::new(), deadline);
+        let took = started.elapsed();
+        assert!(matches!(outcome, Outcome::DeadlineReached), "{outcome:?}");
+        assert!(took < Duration::from_millis(800 + 1500), "{took:?}");
+        // The server notices the closed socket at its next write.
+        let waited = Instant::now();
+        while !gone.load(Ordering::SeqCst) && waited.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(gone.load(Ordering::SeqCst), "the socket stayed open after the deadline");
+    }
+
+    #[test]
+    fn cancel_cuts_a_request_in_flight() {
+        let (url, gone) = trickling_server();
+        let opts = HttpOptions { proxy: None, timeout: Duration::from_secs(30), connect_timeout: Duration::from_secs(5) };
+        let t: Arc<dyn Transport> = Arc::new(UreqTransport::new(&opts).unwrap());
+        let cancel = CancelToken::new();
+        let c2 = Arc::clone(&cancel);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            c2.cancel();
+        });
+        let started = Instant::now();
+        let outcome = post_bounded(&t, &url, vec![], &cancel, started + Duration::from_secs(60));
+        assert!(matches!(outcome, Outcome::Cancelled), "{outcome:?}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        let waited = Instant::now();
+        while !gone.load(Ordering::SeqCst) && waited.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(gone.load(Ordering::SeqCst));
     }
 }

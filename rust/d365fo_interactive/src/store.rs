@@ -1,324 +1,181 @@
-//! The persisted configuration store: one JSON file per user, read and rewritten whole under a file lock.
+//! Where the configuration store is and how it is read and changed. The store is PSFramework's persisted
+//! user configuration (see `psf`), so d365fo.integrations and this module share one set of OData
+//! configurations, in both directions, across sessions:
+//! - Linux and macOS: `$XDG_CONFIG_HOME/PowerShell/PSFramework/psf_config.json` (else `~/.config/...`), the
+//!   file PSFramework writes for `Register-PSFConfig -Scope UserDefault` on PowerShell 7 there.
+//! - Windows: the registry key `HKCU\SOFTWARE\Microsoft\WindowsPowerShell\PSFramework\Config\Default`, where
+//!   PSFramework writes UserDefault on Windows PowerShell 5.1 and PowerShell 7 alike.
+//! - `D365FO_CONFIG_FILE` points the store at a file of that format instead (any platform).
 //!
-//! Location: `$D365FO_CONFIG_DIR` when set, else the platform's per-user configuration folder plus
-//! `d365fo.interactive` (Linux `$XDG_CONFIG_HOME` or `~/.config`, macOS `~/Library/Application Support`,
-//! Windows `%APPDATA%`). The folder holds `config.json` and `config.lock`.
-//!
-//! Every access takes an exclusive lock on `config.lock` (fd-lock) and every change is a read-modify-write
-//! under that lock, written to a temporary file in the same folder, flushed to disk and renamed over
-//! `config.json`; so two processes changing the store at once lose nothing and a crash leaves the old or
-//! the new file, never half of one. On Unix the folder is 0700 and the file 0600. On Windows client secrets
-//! are protected with DPAPI for the current user (see `dpapi`).
-//!
-//! A file that cannot be parsed is never silently replaced: the first access that finds it renames it aside to
-//! `config.json.corrupt-<UTC timestamp>` and reports STORE_ERROR naming both files; from then on the store is
-//! empty until the next change writes a new file. A file with a newer schema version is left untouched and
-//! every access reports STORE_ERROR (an older module must not rewrite what it does not understand).
+//! A change is a read-modify-write under this module's lock file (`.d365fo.interactive.lock` beside the
+//! file), written to a temporary file in the same folder and renamed over the store, so concurrent sessions
+//! of this module lose nothing and a crash leaves the old or the new file. PSFramework itself writes the
+//! file in place without a lock; reading again right before writing keeps that window small, and a file
+//! caught half-written is read again after a moment instead of being taken as empty. A file that stays
+//! unreadable is reported and never overwritten (other modules' settings live there too).
 
-use crate::dpapi;
 use crate::error::{Code, CoreError, CoreResult};
-use serde::{Deserialize, Serialize};
+use crate::psf::{Entries, NewValue, PsfFile};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-/// The schema this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+const FILE_NAME: &str = "psf_config.json";
+const LOCK_NAME: &str = ".d365fo.interactive.lock";
+/// Temporary files of this module's writes: `.psf_config.json.<pid>.d365fo-tmp`.
+const TMP_PREFIX: &str = ".psf_config.json.";
+const TMP_SUFFIX: &str = ".d365fo-tmp";
+/// PSFramework's user-default registry key (Windows).
+pub const REGISTRY_KEY: &str = r"SOFTWARE\Microsoft\WindowsPowerShell\PSFramework\Config\Default";
 
-const FILE_NAME: &str = "config.json";
-const LOCK_NAME: &str = "config.lock";
-const FOLDER_NAME: &str = "d365fo.interactive";
+/// One change: set a value, or remove it (`None`).
+pub type Change = (String, Option<NewValue>);
 
-/// One OData configuration, with its secret still in its stored (possibly protected) form.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredConfig {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub systemurl: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub clientid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub clientsecret: Option<StoredSecret>,
-}
-
-/// A client secret as kept in the file: `{"protection":"none","value":".."}` or, on Windows,
-/// `{"protection":"dpapi-user","value":"<hex of the DPAPI blob>"}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredSecret {
-    pub protection: String,
-    pub value: String,
-}
-
-impl StoredSecret {
-    /// Protects `plain` as well as this platform allows (DPAPI on Windows, the 0600 file elsewhere).
-    pub fn protect(plain: &str) -> CoreResult<StoredSecret> {
-        match dpapi::protect(plain.as_bytes()) {
-            Some(Ok(blob)) => Ok(StoredSecret { protection: "dpapi-user".into(), value: to_hex(&blob) }),
-            Some(Err(e)) => Err(CoreError::new(Code::StoreError, format!("the client secret could not be protected with DPAPI: {e}"))),
-            None => Ok(StoredSecret { protection: "none".into(), value: plain.to_string() }),
-        }
-    }
-
-    /// The secret in clear, or an error when it was protected for another user or machine.
-    pub fn reveal(&self) -> CoreResult<String> {
-        match self.protection.as_str() {
-            "none" => Ok(self.value.clone()),
-            "dpapi-user" => {
-                let blob = from_hex(&self.value)
-                    .ok_or_else(|| CoreError::new(Code::StoreError, "a stored client secret is damaged (bad hex)"))?;
-                match dpapi::unprotect(&blob) {
-                    Some(Ok(bytes)) => String::from_utf8(bytes)
-                        .map_err(|_| CoreError::new(Code::StoreError, "a stored client secret is not UTF-8 after DPAPI decryption")),
-                    Some(Err(e)) => Err(CoreError::new(
-                        Code::StoreError,
-                        format!("a stored client secret could not be decrypted with DPAPI (it was saved by another user or on another machine?): {e}"),
-                    )),
-                    None => Err(CoreError::new(Code::StoreError, "a stored client secret is protected with Windows DPAPI and cannot be read on this platform")),
-                }
-            }
-            other => Err(CoreError::new(Code::StoreError, format!("a stored client secret uses an unknown protection '{other}'"))),
-        }
-    }
-}
-
-/// Module settings kept in the file (environment variables override them at sign-in).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SettingsData {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authority: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub no_browser: Option<bool>,
-}
-
-/// The whole file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoreData {
-    pub schema_version: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub active: Option<String>,
-    #[serde(default)]
-    pub configurations: Vec<StoredConfig>,
-    #[serde(default)]
-    pub settings: SettingsData,
-}
-
-impl Default for StoreData {
-    fn default() -> Self {
-        StoreData { schema_version: SCHEMA_VERSION, active: None, configurations: Vec::new(), settings: SettingsData::default() }
-    }
-}
-
-impl StoreData {
-    /// The configuration with this name (names compare case-insensitively, as in d365fo.integrations).
-    pub fn find(&self, name: &str) -> Option<&StoredConfig> {
-        self.configurations.iter().find(|c| same_name(&c.name, name))
-    }
-
-    /// Adds or replaces (by name) a configuration, keeping the list sorted by name.
-    pub fn upsert(&mut self, config: StoredConfig) {
-        self.configurations.retain(|c| !same_name(&c.name, &config.name));
-        self.configurations.push(config);
-        self.configurations.sort_by_key(|c| c.name.to_lowercase());
-    }
-}
-
-/// Configuration names compare without regard to case.
-pub fn same_name(a: &str, b: &str) -> bool {
-    a.to_lowercase() == b.to_lowercase()
-}
-
-/// The store in one folder.
-#[derive(Debug, Clone)]
-pub struct Store {
-    dir: PathBuf,
+/// The store of the current user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Store {
+    File(PathBuf),
+    /// PSFramework's user-default registry key (Windows only).
+    Registry,
 }
 
 impl Store {
-    /// The store of the current user (or of `$D365FO_CONFIG_DIR`).
-    pub fn locate() -> CoreResult<Store> {
-        Ok(Store { dir: default_dir()? })
-    }
-
-    /// A store in an explicit folder (tests).
-    pub fn at(dir: impl Into<PathBuf>) -> Store {
-        Store { dir: dir.into() }
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    pub fn file_path(&self) -> PathBuf {
-        self.dir.join(FILE_NAME)
-    }
-
-    pub fn lock_path(&self) -> PathBuf {
-        self.dir.join(LOCK_NAME)
-    }
-
-    /// Reads the store under the lock. A missing folder or file is an empty store (nothing is created).
-    pub fn read(&self) -> CoreResult<StoreData> {
-        if !self.file_path().exists() {
-            return Ok(StoreData::default());
+    /// The current user's store, from the environment the caller read.
+    pub fn locate(env: &dyn Fn(&str) -> Option<String>) -> CoreResult<Store> {
+        let var = |n: &str| env(n).filter(|v| !v.trim().is_empty());
+        if let Some(f) = var("D365FO_CONFIG_FILE") {
+            return Ok(Store::File(PathBuf::from(f)));
         }
-        self.with_lock(|| self.load())
-    }
-
-    /// Reads, lets `change` modify, and writes back atomically, all under one exclusive lock.
-    /// When `change` fails nothing is written.
-    pub fn update<R>(&self, change: impl FnOnce(&mut StoreData) -> CoreResult<R>) -> CoreResult<R> {
-        self.ensure_dir()?;
-        self.with_lock(|| {
-            let mut data = self.load()?;
-            let result = change(&mut data)?;
-            data.schema_version = SCHEMA_VERSION;
-            self.write_atomically(&data)?;
-            Ok(result)
+        if cfg!(windows) {
+            return Ok(Store::Registry);
+        }
+        // PSFramework's FileUserLocal: $Env:XDG_CONFIG_HOME, else $HOME/.config, then PowerShell/PSFramework.
+        let base = var("XDG_CONFIG_HOME").map(PathBuf::from).or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".config")));
+        base.map(|b| Store::File(b.join("PowerShell").join("PSFramework").join(FILE_NAME))).ok_or_else(|| {
+            CoreError::new(Code::StoreError, "The configuration store has no folder: neither XDG_CONFIG_HOME nor HOME is set.")
         })
     }
 
-    fn with_lock<R>(&self, body: impl FnOnce() -> CoreResult<R>) -> CoreResult<R> {
-        let lock_path = self.lock_path();
-        let file = open_private(&lock_path, false).map_err(|e| self.io_error("open the lock file", &lock_path, e))?;
-        let mut lock = fd_lock::RwLock::new(file);
-        let _guard = lock.write().map_err(|e| self.io_error("lock", &lock_path, e))?;
-        body()
+    /// Where it is, for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Store::File(p) => p.display().to_string(),
+            Store::Registry => format!(r"HKCU\{REGISTRY_KEY}"),
+        }
     }
 
-    /// Loads the file; the caller holds the lock.
-    fn load(&self) -> CoreResult<StoreData> {
-        let path = self.file_path();
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StoreData::default()),
-            Err(e) => return Err(self.io_error("read", &path, e)),
-        };
-        let value: serde_json::Value = match serde_json::from_slice(&bytes) {
-            Ok(v) => v,
-            Err(e) => return Err(self.set_aside(&format!("it is not valid JSON ({e})"))),
-        };
-        let version = value.get("schema_version").and_then(serde_json::Value::as_u64);
-        match version {
-            Some(v) if v > SCHEMA_VERSION as u64 => {
-                return Err(CoreError::new(
-                    Code::StoreError,
-                    format!(
-                        "The configuration store '{}' has schema version {v}, written by a newer version of d365fo.interactive; this version understands version {SCHEMA_VERSION} and leaves the file unchanged. Update the module.",
-                        path.display()
-                    ),
-                ));
+    /// Every value in the store. A missing file or key is an empty store.
+    pub fn read(&self) -> CoreResult<Entries> {
+        match self {
+            Store::File(path) => Ok(read_file(path)?.entries()),
+            Store::Registry => registry::read(),
+        }
+    }
+
+    /// Reads, lets `change` decide what to set and remove, and writes that back, all under one lock. When
+    /// `change` fails, or changes nothing, nothing is written.
+    pub fn update<R>(&self, change: impl FnOnce(&Entries) -> CoreResult<(Vec<Change>, R)>) -> CoreResult<R> {
+        match self {
+            Store::File(path) => update_file(path, change),
+            Store::Registry => {
+                let entries = registry::read()?;
+                let (changes, result) = change(&entries)?;
+                registry::write(&changes)?;
+                Ok(result)
             }
-            Some(_) => {}
-            None => return Err(self.set_aside("it has no schema_version")),
-        }
-        serde_json::from_value::<StoreData>(value).map_err(|e| self.set_aside(&format!("its content does not have the expected shape ({e})")))
-    }
-
-    /// Renames a corrupt file aside and returns the error that says so; the caller holds the lock.
-    fn set_aside(&self, why: &str) -> CoreError {
-        let path = self.file_path();
-        let stamp = utc_stamp(std::time::SystemTime::now());
-        let mut backup = self.dir.join(format!("{FILE_NAME}.corrupt-{stamp}"));
-        let mut n = 1;
-        while backup.exists() {
-            n += 1;
-            backup = self.dir.join(format!("{FILE_NAME}.corrupt-{stamp}-{n}"));
-        }
-        match fs::rename(&path, &backup) {
-            Ok(()) => CoreError::new(
-                Code::StoreError,
-                format!(
-                    "The configuration store '{}' could not be read: {why}. It has been kept aside as '{}' (nothing in it was changed or deleted). Until the next change the store is empty; the next change starts a new file.",
-                    path.display(),
-                    backup.display()
-                ),
-            ),
-            Err(e) => CoreError::new(
-                Code::StoreError,
-                format!(
-                    "The configuration store '{}' could not be read: {why}. It could not be moved aside ({e}); repair or remove it yourself.",
-                    path.display()
-                ),
-            ),
         }
     }
+}
 
-    fn ensure_dir(&self) -> CoreResult<()> {
-        if !self.dir.exists() {
-            create_private_dir(&self.dir).map_err(|e| self.io_error("create the folder", &self.dir, e))?;
+fn store_error(what: &str, path: &Path, e: impl std::fmt::Display) -> CoreError {
+    CoreError::new(Code::StoreError, format!("The configuration store could not {what} '{}': {e}", path.display()))
+}
+
+/// Reads the file; a file caught half-written by another writer is read again a few times first.
+fn read_file(path: &Path) -> CoreResult<PsfFile> {
+    let mut last = String::new();
+    for attempt in 0..4 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(60));
         }
-        restrict_dir(&self.dir).map_err(|e| self.io_error("restrict the permissions of", &self.dir, e))
+        let bytes = match fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(PsfFile::default()),
+            Err(e) => return Err(store_error("read", path, e)),
+        };
+        match PsfFile::parse(&bytes) {
+            Ok(f) => return Ok(f),
+            Err(why) => last = why,
+        }
     }
+    Err(CoreError::new(
+        Code::StoreError,
+        format!(
+            "The configuration store '{}' (PSFramework's configuration file) could not be read: {last}. It was left unchanged; repair it, or move it aside to start a new one.",
+            path.display()
+        ),
+    ))
+}
 
-    /// Temporary file in the same folder, flushed to disk, renamed over the store; the caller holds the lock.
-    fn write_atomically(&self, data: &StoreData) -> CoreResult<()> {
-        let path = self.file_path();
-        let tmp = self.dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
-        let text = serde_json::to_string_pretty(data).map_err(|e| CoreError::new(Code::StoreError, format!("the store could not be serialized: {e}")))?;
-        let written = (|| -> std::io::Result<()> {
-            let mut f = open_private(&tmp, true)?;
-            f.write_all(text.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-            drop(f);
-            fs::rename(&tmp, &path)?;
-            sync_dir(&self.dir);
-            Ok(())
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(self.io_error("write", &path, e));
+fn update_file<R>(path: &Path, change: impl FnOnce(&Entries) -> CoreResult<(Vec<Change>, R)>) -> CoreResult<R> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    if !dir.exists() {
+        create_private_dir(&dir).map_err(|e| store_error("create the folder", &dir, e))?;
+    }
+    let lock_path = dir.join(LOCK_NAME);
+    let lock_file = open_private(&lock_path, false).map_err(|e| store_error("open the lock file", &lock_path, e))?;
+    let mut lock = fd_lock::RwLock::new(lock_file);
+    let _guard = lock.write().map_err(|e| store_error("lock", &lock_path, e))?;
+    remove_stale_temporaries(&dir);
+    let mut file = read_file(path)?;
+    let (changes, result) = change(&file.entries())?;
+    if changes.is_empty() {
+        return Ok(result);
+    }
+    for (name, value) in &changes {
+        match value {
+            Some(v) => file.set(name, v),
+            None => file.remove(name),
         }
+    }
+    write_atomically(path, &dir, &file.to_bytes())?;
+    Ok(result)
+}
+
+/// Temporary files left by a write that was killed halfway: nobody else writes files of that name, and the
+/// lock is held, so any that exist now are stale.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for entry in rd.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Temporary file in the same folder, flushed to disk, renamed over the store; the caller holds the lock.
+fn write_atomically(path: &Path, dir: &Path, bytes: &[u8]) -> CoreResult<()> {
+    let tmp = dir.join(format!("{TMP_PREFIX}{}{TMP_SUFFIX}", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        let mut f = open_private(&tmp, true)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        sync_dir(dir);
         Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(store_error("write", path, e));
     }
-
-    fn io_error(&self, what: &str, path: &Path, e: std::io::Error) -> CoreError {
-        CoreError::new(Code::StoreError, format!("The configuration store could not {what} '{}': {e}", path.display()))
-    }
-}
-
-/// The folder of the current user's store.
-pub fn default_dir() -> CoreResult<PathBuf> {
-    if let Some(d) = non_empty_env("D365FO_CONFIG_DIR") {
-        return Ok(PathBuf::from(d));
-    }
-    platform_config_base()
-        .map(|b| b.join(FOLDER_NAME))
-        .ok_or_else(|| CoreError::new(Code::StoreError, "The configuration store has no folder: neither the platform configuration folder nor HOME is known (set D365FO_CONFIG_DIR)."))
-}
-
-fn non_empty_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-#[cfg(windows)]
-fn platform_config_base() -> Option<PathBuf> {
-    non_empty_env("APPDATA").map(PathBuf::from)
-}
-
-#[cfg(target_os = "macos")]
-fn platform_config_base() -> Option<PathBuf> {
-    non_empty_env("HOME").map(|h| PathBuf::from(h).join("Library").join("Application Support"))
-}
-
-#[cfg(all(unix, not(target_os = "macos")))]
-fn platform_config_base() -> Option<PathBuf> {
-    // XDG: only an absolute $XDG_CONFIG_HOME counts.
-    match non_empty_env("XDG_CONFIG_HOME") {
-        Some(x) if Path::new(&x).is_absolute() => Some(PathBuf::from(x)),
-        _ => non_empty_env("HOME").map(|h| PathBuf::from(h).join(".config")),
-    }
+    Ok(())
 }
 
 /// Opens (creating when missing) a file only the owner may read; `truncate` for the temporary file.
+/// Client secrets are stored in clear, as d365fo.integrations stores them; owner-only is the least we do.
 fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
     let mut o = OpenOptions::new();
     o.read(true).write(true).create(true).truncate(truncate);
@@ -339,19 +196,6 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         b.mode(0o700);
     }
     b.create(dir)
-}
-
-#[cfg(unix)]
-fn restrict_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
-    if mode != 0o700 { fs::set_permissions(dir, fs::Permissions::from_mode(0o700)) } else { Ok(()) }
-}
-
-#[cfg(not(unix))]
-fn restrict_dir(_dir: &Path) -> std::io::Result<()> {
-    // %APPDATA% is already private to the user on Windows.
-    Ok(())
 }
 
 /// Makes the rename durable (Unix); best effort.
@@ -386,20 +230,173 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+#[cfg(not(windows))]
+mod registry {
+    use super::Change;
+    use crate::error::{Code, CoreError, CoreResult};
+    use crate::psf::Entries;
+
+    pub fn read() -> CoreResult<Entries> {
+        Err(CoreError::new(Code::StoreError, "the registry store exists only on Windows"))
+    }
+
+    pub fn write(_changes: &[Change]) -> CoreResult<()> {
+        Err(CoreError::new(Code::StoreError, "the registry store exists only on Windows"))
+    }
 }
 
-fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
+#[cfg(windows)]
+mod registry {
+    //! PSFramework's user-default registry values, read and written with advapi32. Hand-declared Win32
+    //! signatures from the documented API; compiled and run only on Windows: UNVERIFIED on this project's
+    //! machines (Linux).
+    use super::{Change, REGISTRY_KEY};
+    use crate::error::{Code, CoreError, CoreResult};
+    use crate::psf::{Entries, parse_registry_data};
+    use std::ffi::c_void;
+
+    type Hkey = *mut c_void;
+    const HKEY_CURRENT_USER: usize = 0x8000_0001;
+    const KEY_READ: u32 = 0x20019;
+    const KEY_WRITE: u32 = 0x20006;
+    const REG_SZ: u32 = 1;
+    const ERROR_SUCCESS: i32 = 0;
+    const ERROR_FILE_NOT_FOUND: i32 = 2;
+    const ERROR_MORE_DATA: i32 = 234;
+    const ERROR_NO_MORE_ITEMS: i32 = 259;
+
+    #[link(name = "advapi32")]
+    unsafe extern "system" {
+        fn RegOpenKeyExW(key: Hkey, sub_key: *const u16, options: u32, desired: u32, result: *mut Hkey) -> i32;
+        fn RegCreateKeyExW(
+            key: Hkey,
+            sub_key: *const u16,
+            reserved: u32,
+            class: *const u16,
+            options: u32,
+            desired: u32,
+            security: *const c_void,
+            result: *mut Hkey,
+            disposition: *mut u32,
+        ) -> i32;
+        fn RegEnumValueW(
+            key: Hkey,
+            index: u32,
+            name: *mut u16,
+            name_len: *mut u32,
+            reserved: *mut u32,
+            ty: *mut u32,
+            data: *mut u8,
+            data_len: *mut u32,
+        ) -> i32;
+        fn RegSetValueExW(key: Hkey, name: *const u16, reserved: u32, ty: u32, data: *const u8, data_len: u32) -> i32;
+        fn RegDeleteValueW(key: Hkey, name: *const u16) -> i32;
+        fn RegCloseKey(key: Hkey) -> i32;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+
+    fn wide(s: &str) -> Vec<u16> {
+        s.encode_utf16().chain(Some(0)).collect()
+    }
+
+    fn failed(what: &str, rc: i32) -> CoreError {
+        CoreError::new(Code::StoreError, format!(r"The configuration store HKCU\{REGISTRY_KEY} could not {what} (Windows error {rc})."))
+    }
+
+    pub fn read() -> CoreResult<Entries> {
+        let path = wide(REGISTRY_KEY);
+        let mut key: Hkey = std::ptr::null_mut();
+        // SAFETY: path is NUL-terminated; key receives a handle closed below.
+        let rc = unsafe { RegOpenKeyExW(HKEY_CURRENT_USER as Hkey, path.as_ptr(), 0, KEY_READ, &mut key) };
+        if rc == ERROR_FILE_NOT_FOUND {
+            return Ok(Vec::new());
+        }
+        if rc != ERROR_SUCCESS {
+            return Err(failed("be opened", rc));
+        }
+        let mut out = Vec::new();
+        let mut index = 0u32;
+        let mut data: Vec<u8> = vec![0; 4096];
+        loop {
+            let mut name = vec![0u16; 16_384];
+            let mut name_len = name.len() as u32;
+            let mut ty = 0u32;
+            let mut data_len = data.len() as u32;
+            // SAFETY: buffers and their lengths are valid for the call.
+            let rc = unsafe {
+                RegEnumValueW(key, index, name.as_mut_ptr(), &mut name_len, std::ptr::null_mut(), &mut ty, data.as_mut_ptr(), &mut data_len)
+            };
+            if rc == ERROR_MORE_DATA {
+                data.resize(data_len as usize + 2, 0);
+                continue;
+            }
+            if rc != ERROR_SUCCESS {
+                let _ = rc == ERROR_NO_MORE_ITEMS;
+                break;
+            }
+            index += 1;
+            if ty != REG_SZ {
+                continue;
+            }
+            let full = String::from_utf16_lossy(&name[..name_len as usize]);
+            let units: Vec<u16> =
+                data[..data_len as usize].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).take_while(|u| *u != 0).collect();
+            out.push((full, parse_registry_data(&String::from_utf16_lossy(&units))));
+        }
+        // SAFETY: key was opened above.
+        unsafe { RegCloseKey(key) };
+        Ok(out)
+    }
+
+    pub fn write(changes: &[Change]) -> CoreResult<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let path = wide(REGISTRY_KEY);
+        let mut key: Hkey = std::ptr::null_mut();
+        let mut disposition = 0u32;
+        // SAFETY: path is NUL-terminated; key receives a handle closed below.
+        let rc = unsafe {
+            RegCreateKeyExW(HKEY_CURRENT_USER as Hkey, path.as_ptr(), 0, std::ptr::null(), 0, KEY_WRITE, std::ptr::null(), &mut key, &mut disposition)
+        };
+        if rc != ERROR_SUCCESS {
+            return Err(failed("be created", rc));
+        }
+        let mut result = Ok(());
+        for (name, value) in changes {
+            let wname = wide(name);
+            let rc = match value {
+                Some(v) => {
+                    let data = wide(&v.registry_data());
+                    // SAFETY: data is a NUL-terminated UTF-16 buffer of the given byte length.
+                    unsafe { RegSetValueExW(key, wname.as_ptr(), 0, REG_SZ, data.as_ptr() as *const u8, (data.len() * 2) as u32) }
+                }
+                // SAFETY: wname is NUL-terminated.
+                None => match unsafe { RegDeleteValueW(key, wname.as_ptr()) } {
+                    ERROR_FILE_NOT_FOUND => ERROR_SUCCESS,
+                    other => other,
+                },
+            };
+            if rc != ERROR_SUCCESS {
+                result = Err(failed("be written", rc));
+                break;
+            }
+        }
+        // SAFETY: key was opened above.
+        unsafe { RegCloseKey(key) };
+        result
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::psf::Stored;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| m.get(k).cloned()
+    }
 
     #[test]
     fn stamps_are_utc_calendar_dates() {
@@ -408,10 +405,71 @@ mod tests {
         assert_eq!(utc_stamp(std::time::UNIX_EPOCH), "19700101T000000Z");
     }
 
+    #[cfg(not(windows))]
     #[test]
-    fn hex_round_trips_and_refuses_garbage() {
-        assert_eq!(from_hex(&to_hex(&[0, 1, 254, 255])).unwrap(), vec![0, 1, 254, 255]);
-        assert!(from_hex("abc").is_none());
-        assert!(from_hex("zz").is_none());
+    fn the_store_is_where_psframework_keeps_user_settings() {
+        assert_eq!(Store::locate(&env_of(&[("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")])).unwrap(), Store::File("/x/PowerShell/PSFramework/psf_config.json".into()));
+        assert_eq!(Store::locate(&env_of(&[("HOME", "/h")])).unwrap(), Store::File("/h/.config/PowerShell/PSFramework/psf_config.json".into()));
+        assert_eq!(Store::locate(&env_of(&[("D365FO_CONFIG_FILE", "/f.json"), ("HOME", "/h")])).unwrap(), Store::File("/f.json".into()));
+        assert!(Store::locate(&env_of(&[])).is_err());
+    }
+
+    #[test]
+    fn updates_write_atomically_and_clean_up_after_a_crashed_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("PowerShell/PSFramework/psf_config.json");
+        let store = Store::File(path.clone());
+        assert!(store.read().unwrap().is_empty());
+        let stale = path.parent().map(|p| p.join(".psf_config.json.999999.d365fo-tmp"));
+        store.update(|_| Ok((vec![("a.b".to_string(), Some(NewValue::Text("1".into())))], ()))).unwrap();
+        std::fs::write(stale.as_ref().unwrap(), b"half").unwrap();
+        store.update(|e| {
+            assert_eq!(crate::psf::lookup(e, "A.B"), Some(&Stored::Text("1".into())));
+            Ok((vec![("a.b".to_string(), None), ("c.d".to_string(), Some(NewValue::Bool(true)))], ()))
+        })
+        .unwrap();
+        assert!(!stale.unwrap().exists(), "a stale temporary file was left");
+        let entries = store.read().unwrap();
+        assert_eq!(entries, vec![("c.d".to_string(), Stored::Text("true".into()))]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+        }
+    }
+
+    #[test]
+    fn a_failed_change_writes_nothing_and_an_unreadable_file_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("psf_config.json");
+        let store = Store::File(path.clone());
+        let e = store.update::<()>(|_| Err(CoreError::invalid("no"))).unwrap_err();
+        assert_eq!(e.code, Code::InvalidRequest);
+        assert!(!path.exists());
+        std::fs::write(&path, b"[{\"FullName\": ").unwrap();
+        let e = store.update(|_| Ok((vec![("a".to_string(), Some(NewValue::Text("x".into())))], ()))).unwrap_err();
+        assert!(e.code == Code::StoreError && e.message.contains("left unchanged"), "{}", e.message);
+        assert_eq!(std::fs::read(&path).unwrap(), b"[{\"FullName\": ");
+    }
+
+    #[test]
+    fn concurrent_writers_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("psf_config.json");
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = Store::File(path.clone());
+                std::thread::spawn(move || {
+                    for i in 0..10 {
+                        store.update(|_| Ok((vec![(format!("k.{t}.{i}"), Some(NewValue::Text(i.to_string())))], ()))).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(Store::File(path).read().unwrap().len(), 80);
     }
 }

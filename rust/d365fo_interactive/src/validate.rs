@@ -1,11 +1,16 @@
-//! Checks on every value that shapes a request, done before anything is sent.
+//! One validator per kind of value (tenant, URL, authority, client id, proxy, timeout, name, flag), used
+//! wherever a value enters: a sign-in request, a stored setting, an environment variable, a configuration.
+//! Every check runs before anything is sent or saved; every message says what is wrong without echoing
+//! credentials or control characters.
 
 use crate::error::{CoreError, CoreResult};
-use serde_json::Value;
+use crate::text::printable;
 use std::net::{IpAddr, Ipv6Addr};
 
-/// Largest accepted `timeout_secs` (one day).
-pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+/// Largest accepted `-Timeout` (one day).
+pub const MAX_TIMEOUT_SECS: i64 = 86_400;
+/// `-Timeout` when none is given, as in d365fo.integrations.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 300;
 
 /// An absolute http(s) URL split into the parts the flow needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,13 +39,34 @@ impl HttpUrl {
     }
 }
 
+/// Which Entra ID endpoints a sign-in uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EndpointVersion {
+    /// `/oauth2/devicecode` + `/oauth2/token` with `resource` (the original module's choice).
+    V1,
+    /// `/oauth2/v2.0/devicecode` + `/oauth2/v2.0/token` with `scope=<url>/.default offline_access`.
+    V2,
+}
+
+impl EndpointVersion {
+    pub fn name(self) -> &'static str {
+        match self {
+            EndpointVersion::V1 => "v1",
+            EndpointVersion::V2 => "v2",
+        }
+    }
+}
+
 /// Parses an absolute http or https URL; the error says what is wrong, in words.
 pub fn parse_http_url(s: &str) -> Result<HttpUrl, String> {
     if s.is_empty() {
         return Err("it is empty".into());
     }
+    if s.len() > 2048 {
+        return Err("it is longer than 2048 characters".into());
+    }
     if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("it contains a space or control character ({:?})", c));
+        return Err(format!("it contains a space or control character ({})", c.escape_default()));
     }
     if !s.is_ascii() {
         return Err("it contains non-ASCII characters".into());
@@ -48,7 +74,7 @@ pub fn parse_http_url(s: &str) -> Result<HttpUrl, String> {
     let (scheme, after) = s.split_once("://").ok_or_else(|| "it is not an absolute URL (no scheme://)".to_string())?;
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "http" && scheme != "https" {
-        return Err(format!("the scheme is '{scheme}', not http or https"));
+        return Err(format!("the scheme is '{}', not http or https", printable(&scheme)));
     }
     let end = after.find(['/', '?', '#']).unwrap_or(after.len());
     let (authority, rest) = after.split_at(end);
@@ -66,7 +92,7 @@ fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
     let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
         let (h, tail) = inner.split_once(']').ok_or_else(|| "its IPv6 host has no closing ']'".to_string())?;
         if h.parse::<Ipv6Addr>().is_err() {
-            return Err(format!("'{h}' is not an IPv6 address"));
+            return Err(format!("'{}' is not an IPv6 address", printable(h)));
         }
         let port = match tail {
             "" => None,
@@ -85,12 +111,17 @@ fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
     };
     let port = match port {
         None => None,
-        Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| format!("the port '{p}' is not a port number"))?),
+        Some(p) => Some(
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("the port '{}' is not a port number", printable(p)))?,
+        ),
     };
     Ok((host, port))
 }
 
-/// True for localhost, 127.0.0.0/8 and ::1 (the only hosts plain http and "no proxy" are always allowed for).
+/// True for localhost, 127.0.0.0/8 and ::1 (the only hosts plain http is allowed to, and never proxied).
 pub fn is_loopback_host(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     if h.eq_ignore_ascii_case("localhost") {
@@ -103,24 +134,24 @@ pub fn is_loopback_host(host: &str) -> bool {
     }
 }
 
-/// `timeout_secs` from the request: absent means 300; otherwise a whole number 1..=86400.
-pub fn timeout_secs(v: Option<&Value>) -> CoreResult<u64> {
-    let Some(v) = v.filter(|v| !v.is_null()) else { return Ok(300) };
-    let n = v.as_i64().or_else(|| v.as_u64().map(|u| u.min(i64::MAX as u64) as i64));
-    match n {
-        Some(n) if (1..=MAX_TIMEOUT_SECS as i64).contains(&n) => Ok(n as u64),
+/// `-Timeout`: absent means 300; otherwise a whole number of seconds from 1 to 86400.
+pub fn timeout_secs(v: Option<i64>) -> CoreResult<u64> {
+    match v {
+        None => Ok(DEFAULT_TIMEOUT_SECS),
+        Some(n) if (1..=MAX_TIMEOUT_SECS).contains(&n) => Ok(n as u64),
         Some(n) => Err(CoreError::invalid(format!(
             "the timeout must be between 1 and {MAX_TIMEOUT_SECS} seconds; {n} was given (-Timeout)"
         ))),
-        None => Err(CoreError::invalid(format!("the timeout must be a whole number of seconds; {v} was given (-Timeout)"))),
     }
 }
 
-/// A tenant is a GUID or a domain-like name: ASCII letters, digits, '-', '_' and single dots.
-pub fn tenant(s: &str) -> CoreResult<()> {
+/// A tenant: a GUID or a domain-like name of ASCII letters, digits, '-', '_' and single dots.
+pub fn tenant(s: &str) -> CoreResult<String> {
     let bad = |why: String| Err(CoreError::invalid(format!("the tenant '{}' is not valid: {why}", printable(s))));
     if s.is_empty() {
-        return Err(CoreError::invalid("the tenant is empty; give a tenant id (GUID) or a domain such as contoso.onmicrosoft.com"));
+        return Err(CoreError::invalid(
+            "the tenant is empty; give a tenant id (GUID) or a domain such as contoso.onmicrosoft.com",
+        ));
     }
     if s.len() > 253 {
         return bad("it is longer than 253 characters".into());
@@ -141,10 +172,12 @@ pub fn tenant(s: &str) -> CoreResult<()> {
     if s.starts_with('.') || s.ends_with('.') || s.starts_with('-') {
         return bad("it starts or ends with '.' or starts with '-'".into());
     }
-    Ok(())
+    Ok(s.to_string())
 }
 
-/// The resource URL: absolute http(s); one trailing '/' removed (Entra wants the resource without it).
+/// The environment URL (`-Url`, the token's resource): absolute http(s), one trailing '/' removed (Entra wants
+/// the resource without it). Plain http is allowed here because it is an identifier, never contacted
+/// (Talent/HR's resource is `http://hr.talent.dynamics.com`).
 pub fn resource_url(s: &str) -> CoreResult<String> {
     let trimmed = s.strip_suffix('/').unwrap_or(s);
     if trimmed.is_empty() {
@@ -157,42 +190,133 @@ pub fn resource_url(s: &str) -> CoreResult<String> {
     Ok(trimmed.to_string())
 }
 
+/// The address the data commands call (`-SystemUrl`): https, or plain http only to this machine; one
+/// trailing '/' removed.
+pub fn system_url(s: &str) -> CoreResult<String> {
+    let trimmed = s.strip_suffix('/').unwrap_or(s);
+    let u = parse_http_url(trimmed).map_err(|why| {
+        CoreError::invalid(format!("the SystemUrl '{}' is not an absolute http(s) URL: {why}", printable_url(s)))
+    })?;
+    if u.scheme == "http" && !u.is_loopback() {
+        return Err(CoreError::invalid(format!(
+            "the SystemUrl '{}' uses plain http to a host that is not this machine; use https",
+            printable_url(s)
+        )));
+    }
+    Ok(trimmed.to_string())
+}
+
 /// The authority base URL: absolute http(s) without query or fragment; plain http only to loopback.
-/// Returned without a trailing '/'.
+/// Returned without trailing '/'. `source` names where the value came from, for the message.
 pub fn authority(s: &str, source: &str) -> CoreResult<(String, HttpUrl)> {
-    let trimmed = s.trim_end_matches('/');
+    let trimmed = s.trim().trim_end_matches('/');
     let u = parse_http_url(trimmed).map_err(|why| {
         CoreError::invalid(format!("the authority '{}' ({source}) is not an absolute http(s) URL: {why}", printable_url(s)))
     })?;
     if u.rest.contains(['?', '#']) {
-        return Err(CoreError::invalid(format!("the authority '{}' ({source}) must not have a query or fragment", printable_url(s))));
+        return Err(CoreError::invalid(format!(
+            "the authority '{}' ({source}) must not have a query or fragment",
+            printable_url(s)
+        )));
     }
     if u.scheme == "http" && !u.is_loopback() {
         return Err(CoreError::invalid(format!(
-            "the authority '{}' ({source}) uses plain http to a host that is not loopback; use https",
-            printable(s)
+            "the authority '{}' ({source}) uses plain http to a host that is not this machine; use https",
+            printable_url(s)
         )));
     }
     Ok((trimmed.to_string(), u))
 }
 
-/// A client id: 1..=100 ASCII characters without spaces, '/', '?', '#', '%' or '&'.
-pub fn client_id(s: &str, source: &str) -> CoreResult<()> {
-    let ok = !s.is_empty()
-        && s.len() <= 100
-        && s.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '/' | '?' | '#' | '%' | '&' | '='));
-    if ok {
-        Ok(())
+/// A client (application) id: a GUID, as Entra ID issues them.
+pub fn client_id(s: &str, source: &str) -> CoreResult<String> {
+    let t = s.trim();
+    if is_guid(t) {
+        Ok(t.to_ascii_lowercase())
     } else {
         Err(CoreError::invalid(format!(
-            "the client id '{}' ({source}) is not valid; it should be an application id (GUID)",
+            "the client id '{}' ({source}) is not valid: it must be an application (client) id, a GUID such as 1950a258-227b-4e31-a9cf-717495945fc2",
             printable(s)
         )))
     }
 }
 
-/// A URL safe to echo in an error message: any user name and password before the host replaced by `***`,
-/// then as `printable`. (Proxy and authority URLs may carry credentials; messages must not.)
+/// 8-4-4-4-12 hexadecimal digits.
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// `v1` or `v2` (also `1`, `2`, `1.0`, `2.0`), any case.
+pub fn endpoint_version(s: &str, source: &str) -> CoreResult<EndpointVersion> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "v1" | "1" | "1.0" => Ok(EndpointVersion::V1),
+        "v2" | "2" | "2.0" => Ok(EndpointVersion::V2),
+        _ => Err(CoreError::invalid(format!("the endpoint version '{}' ({source}) is not known; use v1 or v2", printable(s)))),
+    }
+}
+
+/// A yes/no value as people write it in environment variables: 1/0, true/false, yes/no, on/off.
+pub fn flag(s: &str, source: &str) -> CoreResult<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(CoreError::invalid(format!("{source} is '{}'; use 1 or 0 (true or false)", printable(s)))),
+    }
+}
+
+/// A whole number of seconds within `min..=max`.
+pub fn seconds(s: &str, min: u64, max: u64, source: &str) -> CoreResult<u64> {
+    s.trim().parse::<u64>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
+        CoreError::invalid(format!("{source} is '{}'; use a whole number of seconds from {min} to {max}", printable(s)))
+    })
+}
+
+/// A proxy URL (http or https proxies; `host:port` means http). Returned with its scheme.
+pub fn proxy_url(p: &str, source: &str) -> CoreResult<String> {
+    let p = p.trim();
+    let with_scheme = if p.contains("://") { p.to_string() } else { format!("http://{p}") };
+    if let Some(scheme) = with_scheme.split("://").next().filter(|s| s.to_ascii_lowercase().starts_with("socks")) {
+        return Err(CoreError::invalid(format!(
+            "{source}: {} proxies are not supported; use an http proxy",
+            printable(scheme)
+        )));
+    }
+    // Credentials are allowed in a proxy URL (http://user:pass@proxy:3128); check the rest without them.
+    let without_credentials = match with_scheme.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(end);
+            format!("{scheme}://{}{tail}", authority.rsplit('@').next().unwrap_or(authority))
+        }
+        None => with_scheme.clone(),
+    };
+    parse_http_url(&without_credentials)
+        .map_err(|why| CoreError::invalid(format!("{source}: the proxy '{}' is not valid: {why}", printable_url(p))))?;
+    Ok(with_scheme)
+}
+
+/// An OData configuration name: not empty, no wildcard characters, printable, at most 100 characters.
+pub fn config_name(name: &str) -> CoreResult<String> {
+    let n = name.trim();
+    if n.is_empty() {
+        return Err(CoreError::invalid("The name of the OData configuration is missing."));
+    }
+    if n.contains(['*', '?', '[', ']']) {
+        return Err(CoreError::invalid("The name cannot contain wildcard character."));
+    }
+    if n.chars().count() > 100 || n.chars().any(|c| c.is_control()) || n.contains(['\\', '/']) {
+        return Err(CoreError::invalid(format!(
+            "The name '{}' is not valid: use at most 100 printable characters without '/' or '\\'.",
+            printable(n)
+        )));
+    }
+    Ok(n.to_string())
+}
+
+/// A URL safe to echo in a message: any user name and password before the host replaced by `***`, then as
+/// `printable`. (Proxy and authority URLs may carry credentials; messages must not.)
 pub fn printable_url(s: &str) -> String {
     let (scheme, rest) = match s.find("://") {
         Some(i) => s.split_at(i + 3),
@@ -206,20 +330,10 @@ pub fn printable_url(s: &str) -> String {
     }
 }
 
-/// Text safe to echo in an error message: control characters escaped, at most 100 characters.
-pub fn printable(s: &str) -> String {
-    let mut out: String = s.chars().take(100).flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect();
-    if s.chars().count() > 100 {
-        out.push('…');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::Code;
-    use serde_json::json;
 
     #[test]
     fn tenants_that_are_guids_or_domains_pass() {
@@ -253,10 +367,10 @@ mod tests {
     #[test]
     fn timeout_bounds() {
         assert_eq!(timeout_secs(None).unwrap(), 300);
-        assert_eq!(timeout_secs(Some(&json!(1))).unwrap(), 1);
-        assert_eq!(timeout_secs(Some(&json!(86400))).unwrap(), 86400);
-        for bad in [json!(0), json!(-5), json!(86401), json!(1e12), json!(2.5), json!("300"), json!(u64::MAX)] {
-            let e = timeout_secs(Some(&bad)).unwrap_err();
+        assert_eq!(timeout_secs(Some(1)).unwrap(), 1);
+        assert_eq!(timeout_secs(Some(86400)).unwrap(), 86400);
+        for bad in [0, -5, 86401, i64::MAX, i64::MIN] {
+            let e = timeout_secs(Some(bad)).unwrap_err();
             assert_eq!(e.code, Code::InvalidRequest, "{bad}");
             assert!(e.message.contains("-Timeout"), "{}", e.message);
         }
@@ -266,8 +380,17 @@ mod tests {
     fn resource_url_must_be_absolute_http_and_loses_one_trailing_slash() {
         assert_eq!(resource_url("https://x.dynamics.com/").unwrap(), "https://x.dynamics.com");
         assert_eq!(resource_url("http://hr.talent.dynamics.com").unwrap(), "http://hr.talent.dynamics.com");
-        for bad in ["", "/", "x.dynamics.com", "ftp://x", "https://", "https://a b", "javascript:alert(1)", "https://u:p@x"] {
+        for bad in ["", "/", "x.dynamics.com", "ftp://x", "https://", "https://a b", "javascript:alert(1)", "https://u:p@x", "not a url"] {
             assert_eq!(resource_url(bad).unwrap_err().code, Code::InvalidRequest, "{bad}");
+        }
+    }
+
+    #[test]
+    fn system_url_is_https_or_loopback_http() {
+        assert_eq!(system_url("https://x.dynamics.com/").unwrap(), "https://x.dynamics.com");
+        assert_eq!(system_url("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        for bad in ["ftp://x", "http://x.dynamics.com", "http://127.0.0.1.evil.com", "https://u:p@x", ""] {
+            assert!(system_url(bad).is_err(), "{bad}");
         }
     }
 
@@ -280,8 +403,9 @@ mod tests {
         assert_eq!(authority("https://login.microsoftonline.com/", "test").unwrap().0, "https://login.microsoftonline.com");
         let e = authority("http://login.microsoftonline.com", "D365FO_AUTHORITY").unwrap_err();
         assert!(e.message.contains("plain http") && e.message.contains("D365FO_AUTHORITY"), "{}", e.message);
-        assert!(authority("https://x/?a=b", "t").is_err());
-        assert!(authority("http://127.0.0.1.evil.com", "t").is_err());
+        for bad in ["https://x/?a=b", "http://127.0.0.1.evil.com", "http://localhost.evil.com", "https://user:pw@login.example", "ftp://x", "https://", "https://a b"] {
+            assert!(authority(bad, "t").is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -289,7 +413,7 @@ mod tests {
         for h in ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "::ffff:127.0.0.1"] {
             assert!(is_loopback_host(h), "{h}");
         }
-        for h in ["localhost.evil.com", "128.0.0.1", "10.0.0.1", "::2", "example.com", ""] {
+        for h in ["localhost.evil.com", "128.0.0.1", "10.0.0.1", "::2", "example.com", "", "127.0.0.1.evil.com"] {
             assert!(!is_loopback_host(h), "{h}");
         }
     }
@@ -303,6 +427,7 @@ mod tests {
         assert_eq!(u.host_port(), "[::1]:80");
         assert!(parse_http_url("http://h:99999").is_err());
         assert!(parse_http_url("http://h:0").is_err());
+        assert!(parse_http_url(&format!("https://h/{}", "a".repeat(3000))).is_err());
     }
 
     #[test]
@@ -315,16 +440,49 @@ mod tests {
             (authority("http://user:S3cret@127.0.0.1:1", "D365FO_AUTHORITY").unwrap_err(), "S3cret"),
             (resource_url("https://user:S3cret@x.example").unwrap_err(), "S3cret"),
             (authority("https://user:S3cret@login.example/?q", "t").unwrap_err(), "S3cret"),
+            (system_url("http://user:S3cret@x.example").unwrap_err(), "S3cret"),
+            (proxy_url("http://user:S3cret@bad host:1", "HTTPS_PROXY").unwrap_err(), "S3cret"),
         ] {
             assert!(!e.message.contains(secret) && e.message.contains("***@"), "{}", e.message);
         }
     }
 
     #[test]
-    fn client_ids() {
-        assert!(client_id("1950a258-227b-4e31-a9cf-717495945fc2", "t").is_ok());
-        for bad in ["", "a b", "a&b", "ä"] {
-            assert!(client_id(bad, "t").is_err(), "{bad}");
+    fn client_ids_are_guids() {
+        assert_eq!(client_id("1950A258-227b-4e31-a9cf-717495945fc2", "t").unwrap(), "1950a258-227b-4e31-a9cf-717495945fc2");
+        for bad in ["", "a b", "a&b", "ä", "not-a-guid", "1950a258227b4e31a9cf717495945fc2", "1950a258-227b-4e31-a9cf-717495945fcz"] {
+            let e = client_id(bad, "D365FO_CLIENT_ID").unwrap_err();
+            assert!(e.message.contains("D365FO_CLIENT_ID") && e.message.contains("GUID"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn endpoint_versions_flags_and_seconds() {
+        assert_eq!(endpoint_version("V2", "t").unwrap(), EndpointVersion::V2);
+        assert_eq!(endpoint_version("1.0", "t").unwrap(), EndpointVersion::V1);
+        assert!(endpoint_version("v3", "X").unwrap_err().message.contains("(X)"));
+        assert!(flag("YES", "t").unwrap());
+        assert!(!flag("0", "t").unwrap());
+        assert!(flag("maybe", "D365FO_NO_BROWSER").unwrap_err().message.contains("D365FO_NO_BROWSER"));
+        assert_eq!(seconds("30", 1, 600, "t").unwrap(), 30);
+        for bad in ["0", "601", "-1", "x", "1e3"] {
+            assert!(seconds(bad, 1, 600, "t").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn proxies() {
+        assert_eq!(proxy_url("proxy.corp:3128", "x").unwrap(), "http://proxy.corp:3128");
+        assert_eq!(proxy_url("http://u:p@proxy.corp:3128", "x").unwrap(), "http://u:p@proxy.corp:3128");
+        assert!(proxy_url("socks5://p:1", "HTTPS_PROXY").unwrap_err().message.contains("HTTPS_PROXY"));
+        assert!(proxy_url("http://bad host", "HTTPS_PROXY").is_err());
+    }
+
+    #[test]
+    fn configuration_names() {
+        assert_eq!(config_name(" UAT ").unwrap(), "UAT");
+        for (bad, why) in [("", "missing"), ("   ", "missing"), ("a*", "wildcard"), ("a?", "wildcard"), ("[a]", "wildcard"), ("a/b", "not valid"), ("a\u{7}", "not valid")] {
+            assert!(config_name(bad).unwrap_err().message.contains(why), "{bad:?}");
         }
     }
 }

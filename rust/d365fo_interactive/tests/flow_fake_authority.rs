@@ -1,9 +1,11 @@
-//! The real client against the real fake authority on 127.0.0.1, scenario by scenario.
+//! The real client against the real fake authority on 127.0.0.1, scenario by scenario, through the same
+//! entry the C ABI uses (`api::handle_with`), with an environment chosen by the test (a private store folder
+//! and nothing else), so the developer's own `D365FO_*` variables cannot change the outcome.
 
+use d365fo_interactive::api::{Seams, handle_with};
 use d365fo_interactive::cancel::CancelToken;
 use d365fo_interactive::clock::{Clock, FakeClock, RealClock};
 use d365fo_interactive::error::{Code, CoreError};
-use d365fo_interactive::flow::run_device_flow_with;
 use fake_authority::{FakeAuthority, Options, Scenario};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -14,8 +16,10 @@ fn start(f: impl FnOnce(&mut Options)) -> FakeAuthority {
     FakeAuthority::start(o).expect("fake authority starts")
 }
 
+/// A sign-in request; `force` so that each call signs in (reuse has its own tests in session.rs).
 fn request(fa: &FakeAuthority, tenant: &str, version: &str, extra: Value) -> String {
     let mut r = json!({
+        "op": "sign_in", "force": true,
         "tenant": tenant, "url": "https://contoso.operations.dynamics.com/", "timeout_secs": 60,
         "authority": fa.base_url(), "endpoint_version": version, "no_browser": true, "no_clipboard": true,
         "http_timeout_secs": 5,
@@ -27,16 +31,25 @@ fn request(fa: &FakeAuthority, tenant: &str, version: &str, extra: Value) -> Str
 }
 
 struct Outcome {
+    /// The authority's token response (TokenAnswer.response).
     result: Result<Value, CoreError>,
     events: Vec<Value>,
     took: Duration,
 }
 
+/// An environment with only a private configuration store (a fresh folder per call).
+fn test_env() -> impl Fn(&str) -> Option<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    move |k: &str| (k == "XDG_CONFIG_HOME").then(|| dir.path().display().to_string())
+}
+
 fn run_with(req: &str, clock: &dyn Clock, cancel: &CancelToken) -> Outcome {
     let mut events = Vec::new();
     let started = Instant::now();
-    let r = run_device_flow_with(req, cancel, &mut |e| events.push(serde_json::from_str::<Value>(e).expect("event is JSON")), clock, None);
-    Outcome { result: r.map(|t| serde_json::from_str(&t).expect("token is JSON")), events, took: started.elapsed() }
+    let env = test_env();
+    let r = handle_with(req, cancel, &mut |e| events.push(serde_json::to_value(&e).expect("event is JSON")), &Seams { env: &env, clock, transport: None });
+    let result = r.map(|t| serde_json::from_str::<Value>(&t).expect("answer is JSON")["response"].clone());
+    Outcome { result, events, took: started.elapsed() }
 }
 
 fn run(req: &str) -> Outcome {
@@ -64,7 +77,9 @@ fn assert_no_secrets(fa: &FakeAuthority, o: &Outcome) {
     if let Err(e) = &o.result {
         text.push_str(&e.to_json());
     }
-    for s in fa.signins() {
+    let signins = fa.signins();
+    assert!(!signins.is_empty(), "the check needs at least one sign-in to look for");
+    for s in signins {
         for k in ["device_code", "access_token", "refresh_token"] {
             if let Some(secret) = s[k].as_str() {
                 assert!(!text.contains(secret), "{k} leaked into events or error");
@@ -165,7 +180,7 @@ fn the_codes_own_lifetime_ends_the_wait_with_its_own_words() {
     let o = run(&request(&fa, "contoso", "v1", json!({})));
     let e = err(&o);
     assert_eq!(e.code, Code::CodeExpired);
-    assert_eq!(e.message, "the device code expired after 2 seconds");
+    assert_eq!(e.message, "the code expired after 2 seconds without a sign-in");
     assert!(o.took >= Duration::from_secs(2) && o.took < Duration::from_secs(6), "{:?}", o.took);
 }
 
@@ -369,7 +384,7 @@ fn a_server_that_is_down_is_a_network_error_at_once() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let req = json!({"tenant": "contoso", "url": "https://x", "authority": format!("http://127.0.0.1:{port}"), "no_browser": true, "no_clipboard": true}).to_string();
+    let req = json!({"op": "sign_in", "tenant": "contoso", "url": "https://x", "authority": format!("http://127.0.0.1:{port}"), "no_browser": true, "no_clipboard": true}).to_string();
     let o = run(&req);
     let e = err(&o);
     assert_eq!(e.code, Code::NetworkError);
@@ -389,15 +404,13 @@ fn invalid_requests_send_nothing() {
         ("a b", "https://x", json!({})),
         ("a\u{7}b", "https://x", json!({})),
         ("tenänt", "https://x", json!({})),
-        ("", "https://x", json!({})),
-        ("contoso", "", json!({})),
         ("contoso", "contoso.operations.dynamics.com", json!({})),
         ("contoso", "ftp://x", json!({})),
         ("contoso", "https://x", json!({"timeout_secs": 0})),
         ("contoso", "https://x", json!({"timeout_secs": -1})),
         ("contoso", "https://x", json!({"timeout_secs": 86401})),
         ("contoso", "https://x", json!({"endpoint_version": "v3"})),
-        ("contoso", "https://x", json!({"proxy": "socks5://p:1"})),
+        ("contoso", "https://x", json!({"client_id": "not-a-guid"})),
     ] {
         let mut r: Value = serde_json::from_str(&request(&fa, tenant, "v1", extra)).unwrap();
         r["url"] = json!(url);
@@ -405,12 +418,17 @@ fn invalid_requests_send_nothing() {
         assert_eq!(err(&o).code, Code::InvalidRequest, "{tenant:?} {url:?} {r}");
         assert!(o.events.is_empty());
     }
+    for (tenant, url, code) in [("", "https://x", Code::TenantMissing), ("contoso", "", Code::UrlMissing)] {
+        let mut r: Value = serde_json::from_str(&request(&fa, tenant, "v1", json!({}))).unwrap();
+        r["url"] = json!(url);
+        assert_eq!(err(&run(&r.to_string())).code, code);
+    }
     assert!(fa.log().is_empty(), "nothing reached the authority: {:?}", fa.log());
 }
 
 #[test]
 fn plain_http_to_a_host_that_is_not_loopback_is_refused() {
-    let o = run(&json!({"tenant": "contoso", "url": "https://x", "authority": "http://login.microsoftonline.com", "no_browser": true}).to_string());
+    let o = run(&json!({"op": "sign_in", "tenant": "contoso", "url": "https://x", "authority": "http://login.microsoftonline.com", "no_browser": true}).to_string());
     let e = err(&o);
     assert_eq!(e.code, Code::InvalidRequest);
     assert!(e.message.contains("plain http"), "{}", e.message);
@@ -519,7 +537,7 @@ fn the_fake_clock_ends_a_long_wait_at_expiry_without_real_waiting() {
     let clock = FakeClock::new();
     let o = run_with(&request(&fa, "contoso", "v1", json!({"timeout_secs": 3600})), &clock, &CancelToken::new());
     let e = err(&o);
-    assert_eq!(e.message, "the device code expired after 900 seconds");
+    assert_eq!(e.message, "the code expired after 900 seconds without a sign-in");
     assert_eq!(token_polls(&fa).len(), 179, "a poll every 5 s, none at the deadline itself");
     assert!(o.took < Duration::from_secs(30), "{:?}", o.took);
     let ticks = o.events.iter().filter(|e| e["event"] == "tick").count();

@@ -1,0 +1,202 @@
+//! The store of d365fo.interactive 0.1 (its own `config.json`), carried over once into the shared store
+//! without loss: every configuration the shared store does not already have by name, the active choice when
+//! the shared store has none, and each setting not already set. The old file is then renamed to
+//! `config.json.migrated-<UTC time>` and kept, so nothing is ever deleted.
+
+use crate::dpapi;
+use crate::error::CoreResult;
+use crate::psf::{self, Entries, NewValue, Stored};
+use crate::settings;
+use crate::store::{Change, Store, utc_stamp};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Deserialize)]
+struct OldStore {
+    #[serde(default)]
+    active: Option<String>,
+    #[serde(default)]
+    configurations: Vec<OldConfig>,
+    #[serde(default)]
+    settings: OldSettings,
+}
+
+#[derive(Debug, Deserialize)]
+struct OldConfig {
+    name: String,
+    tenant: Option<String>,
+    url: Option<String>,
+    systemurl: Option<String>,
+    clientid: Option<String>,
+    clientsecret: Option<OldSecret>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OldSecret {
+    protection: String,
+    value: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct OldSettings {
+    authority: Option<String>,
+    endpoint_version: Option<String>,
+    client_id: Option<String>,
+    no_browser: Option<bool>,
+}
+
+impl OldSecret {
+    fn reveal(&self) -> Result<String, String> {
+        match self.protection.as_str() {
+            "none" => Ok(self.value.clone()),
+            "dpapi-user" => {
+                let blob = from_hex(&self.value).ok_or("it is damaged")?;
+                match dpapi::unprotect(&blob) {
+                    Some(Ok(bytes)) => String::from_utf8(bytes).map_err(|_| "it is not text".to_string()),
+                    Some(Err(e)) => Err(format!("it could not be decrypted ({e})")),
+                    None => Err("it is protected with Windows DPAPI".into()),
+                }
+            }
+            other => Err(format!("it uses an unknown protection '{other}'")),
+        }
+    }
+}
+
+fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// Where version 0.1 kept its store.
+pub fn old_file(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let var = |n: &str| env(n).filter(|v| !v.trim().is_empty());
+    let dir = if let Some(d) = var("D365FO_CONFIG_DIR") {
+        PathBuf::from(d)
+    } else if cfg!(windows) {
+        PathBuf::from(var("APPDATA")?).join("d365fo.interactive")
+    } else if cfg!(target_os = "macos") {
+        PathBuf::from(var("HOME")?).join("Library").join("Application Support").join("d365fo.interactive")
+    } else {
+        let base = var("XDG_CONFIG_HOME").filter(|x| x.starts_with('/')).map(PathBuf::from).or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+        base.join("d365fo.interactive")
+    };
+    Some(dir.join("config.json"))
+}
+
+fn odata_key(name: &str, property: &str) -> String {
+    format!("{}{}.{property}", crate::configs::ODATA_PREFIX, name.to_lowercase())
+}
+
+/// Carries the old store over into `store`, if there is one; returns what people should be told.
+pub fn migrate(store: &Store, env: &dyn Fn(&str) -> Option<String>) -> CoreResult<Vec<String>> {
+    let Some(path) = old_file(env).filter(|p| p.is_file()) else { return Ok(Vec::new()) };
+    let old: OldStore = match std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+        Ok(o) => o,
+        Err(why) => {
+            return Ok(vec![format!(
+                "The configuration file of an earlier d365fo.interactive, '{}', could not be read ({why}); it was left where it is.",
+                path.display()
+            )]);
+        }
+    };
+    let mut notes = Vec::new();
+    let moved = store.update(|entries: &Entries| {
+        let mut changes: Vec<Change> = Vec::new();
+        let mut moved = Vec::new();
+        for c in &old.configurations {
+            if psf::lookup(entries, &odata_key(&c.name, "name")).and_then(Stored::text).is_some() {
+                notes.push(format!("'{}' already exists in the shared store; the earlier version's copy stays in the renamed file.", c.name));
+                continue;
+            }
+            let mut set = |prop: &str, v: &Option<String>| {
+                if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+                    changes.push((odata_key(&c.name, prop), Some(NewValue::Text(v.clone()))));
+                }
+            };
+            set("name", &Some(c.name.clone()));
+            set("tenant", &c.tenant);
+            set("url", &c.url);
+            set("systemurl", &c.systemurl);
+            set("clientid", &c.clientid);
+            match c.clientsecret.as_ref().map(OldSecret::reveal) {
+                Some(Ok(secret)) => set("clientsecret", &Some(secret)),
+                Some(Err(why)) => notes.push(format!("The client secret of '{}' was not carried over: {why}.", c.name)),
+                None => {}
+            }
+            moved.push(c.name.clone());
+        }
+        if let Some(active) = &old.active {
+            if psf::lookup(entries, crate::configs::ACTIVE_KEY).and_then(Stored::text).is_none_or(str::is_empty) {
+                changes.push((crate::configs::ACTIVE_KEY.to_string(), Some(NewValue::Text(active.clone()))));
+            }
+        }
+        let s = &old.settings;
+        for (setting, value) in [
+            (settings::AUTHORITY, s.authority.clone().map(NewValue::Text)),
+            (settings::ENDPOINT_VERSION, s.endpoint_version.clone().map(NewValue::Text)),
+            (settings::CLIENT_ID, s.client_id.clone().map(NewValue::Text)),
+            (settings::NO_BROWSER, s.no_browser.map(NewValue::Bool)),
+        ] {
+            if let Some(v) = value {
+                if psf::lookup(entries, setting.stored_key).is_none() {
+                    changes.push((setting.stored_key.to_string(), Some(v)));
+                }
+            }
+        }
+        Ok((changes, moved))
+    })?;
+    let kept = path.with_file_name(format!("config.json.migrated-{}", utc_stamp(std::time::SystemTime::now())));
+    let renamed = std::fs::rename(&path, &kept).is_ok();
+    let mut out = vec![format!(
+        "Moved {} OData configuration(s){} from the earlier d365fo.interactive store '{}' into the store shared with d365fo.integrations ({}).{}",
+        moved.len(),
+        if moved.is_empty() { String::new() } else { format!(" ({})", moved.join(", ")) },
+        path.display(),
+        store.describe(),
+        if renamed { format!(" The old file is kept as '{}'.", kept.display()) } else { " The old file could not be renamed and stays in place.".to_string() }
+    )];
+    out.extend(notes);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn an_old_store_moves_over_once_without_loss() {
+        let home = tempfile::tempdir().unwrap();
+        let xdg = home.path().join("cfg");
+        let old_dir = xdg.join("d365fo.interactive");
+        std::fs::create_dir_all(&old_dir).unwrap();
+        std::fs::write(
+            old_dir.join("config.json"),
+            r#"{"schema_version":1,"active":"UAT","configurations":[
+                {"name":"UAT","tenant":"contoso.onmicrosoft.com","url":"https://uat.example.com","systemurl":"https://uat.example.com","clientsecret":{"protection":"none","value":"s3cret"}},
+                {"name":"Prod","url":"https://prod.example.com"}],
+               "settings":{"endpoint_version":"v2","no_browser":true}}"#,
+        )
+        .unwrap();
+        let vars: HashMap<String, String> = [("XDG_CONFIG_HOME".to_string(), xdg.display().to_string())].into();
+        let env = move |k: &str| vars.get(k).cloned();
+        let store = Store::locate(&env).unwrap();
+        // The shared store already has Prod (made with d365fo.integrations): theirs wins, ours stays in the old file.
+        store.update(|_| Ok((vec![(odata_key("Prod", "name"), Some(NewValue::Text("Prod".into())))], ()))).unwrap();
+        let notes = migrate(&store, &env).unwrap();
+        assert!(notes[0].contains("Moved 1 OData configuration(s) (UAT)"), "{notes:?}");
+        assert!(notes.iter().any(|n| n.contains("'Prod' already exists")), "{notes:?}");
+        let e = store.read().unwrap();
+        assert_eq!(psf::lookup(&e, "d365fo.integrations.odata.uat.clientsecret"), Some(&Stored::Text("s3cret".into())));
+        assert_eq!(psf::lookup(&e, crate::configs::ACTIVE_KEY), Some(&Stored::Text("UAT".into())));
+        assert_eq!(psf::lookup(&e, "d365fo.interactive.endpointversion"), Some(&Stored::Text("v2".into())));
+        assert_eq!(psf::lookup(&e, "d365fo.interactive.nobrowser"), Some(&Stored::Text("true".into())));
+        assert!(!old_dir.join("config.json").exists());
+        let kept: Vec<_> = std::fs::read_dir(&old_dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
+        assert!(kept.iter().any(|n| n.starts_with("config.json.migrated-")), "{kept:?}");
+        // Nothing to do the second time.
+        assert!(migrate(&store, &env).unwrap().is_empty());
+    }
+}
