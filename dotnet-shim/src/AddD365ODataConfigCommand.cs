@@ -1,10 +1,12 @@
+using System.Collections.Generic;
 using System.Management.Automation;
 
 namespace D365fo.Interactive
 {
-    /// <summary>Add-D365ODataConfig: saves an OData configuration in the configuration store (or, with
-    /// -Temporary, for this session only). Parameters, positions and messages as in d365fo.integrations.</summary>
-    [Cmdlet(VerbsCommon.Add, "D365ODataConfig")]
+    /// <summary>Add-D365ODataConfig: saves an OData configuration in the store shared with d365fo.integrations (or,
+    /// with -Temporary, for this session only). Parameters and positions as in the original; every value is
+    /// checked before anything is saved; -Force over an existing configuration changes only the values given.</summary>
+    [Cmdlet(VerbsCommon.Add, "D365ODataConfig", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = HelpLinks.AddConfig)]
     [OutputType(typeof(void))]
     public sealed class AddD365ODataConfigCommand : PSCmdlet
     {
@@ -40,21 +42,38 @@ namespace D365fo.Interactive
 
         protected override void ProcessRecord()
         {
-            Native.EnsureLoaded();
             if (string.IsNullOrEmpty(SystemUrl) && !string.IsNullOrEmpty(Url))
-                WriteVerbose("You didn't fill in the SystemUrl parameter, which is needed. Expecting that you are working against D365FO and using the Url parameter value.");
-            if (!string.IsNullOrEmpty(Url) && Url.EndsWith("/", System.StringComparison.Ordinal))
-                WriteVerbose("The Url parameter had a tailing slash, which shouldn't be there. Removing the tailling slash.");
-            if (!string.IsNullOrEmpty(SystemUrl) && SystemUrl.EndsWith("/", System.StringComparison.Ordinal))
-                WriteVerbose("The SystemUrl parameter had a tailing slash, which shouldn't be there. Removing the tailling slash.");
+                WriteVerbose("No SystemUrl was given: the Url is also where the data commands call (as in d365fo.integrations).");
+            string Request(bool dryRun) => Protocol.ConfigAdd(Name, Tenant, Url, SystemUrl, ClientId, ClientSecret, Temporary, Force, dryRun);
 
-            var request = ConfigStore.Request("add",
-                "name", Name, "tenant", Tenant, "url", Url, "systemurl", SystemUrl, "clientid", ClientId, "clientsecret", ClientSecret,
-                "temporary", Temporary.IsPresent, "force", Force.IsPresent);
-            if (!ConfigStore.Call(this, EnableException, request, Name, out _)) return;
+            // Check everything first, so -WhatIf and -Confirm describe a change that would succeed.
+            if (Core.Call(this, EnableException, Request(true), Name) == null) return;
+            bool exists = ExistsAlready();
+            var given = new List<string>();
+            foreach (string p in new[] { nameof(Tenant), nameof(Url), nameof(SystemUrl), nameof(ClientId), nameof(ClientSecret) })
+                if (MyInvocation.BoundParameters.ContainsKey(p)) given.Add(p);
+            string where = Temporary ? "for this session" : "in the configuration store shared with d365fo.integrations";
+            string action = exists
+                ? $"Change {(given.Count > 0 ? string.Join(", ", given) : "nothing but the name")} of the existing OData configuration {where}"
+                : $"Add the OData configuration {where}";
+            if (!ShouldProcess(Name, action)) return;
+
+            string answer = Core.Call(this, EnableException, Request(false), Name);
+            if (answer == null) return;
+            ConfigChange change = ConfigChange.Parse(answer);
+            ConfigObjects.MirrorToPsFramework(this, change.Changes, change.ActiveChanged);
             WriteVerbose(Temporary
                 ? $"The OData configuration '{Name}' is kept for this session only."
                 : $"The OData configuration '{Name}' is saved in the configuration store.");
+        }
+
+        private bool ExistsAlready()
+        {
+            string list = Core.TryCall(Protocol.ConfigList());
+            if (list == null) return false;
+            foreach (ConfigRecord c in ConfigRecord.ListFrom(Json.ParseObject(list), "configs"))
+                if (string.Equals(c.Name, Name?.Trim(), System.StringComparison.OrdinalIgnoreCase)) return true;
+            return false;
         }
     }
 }

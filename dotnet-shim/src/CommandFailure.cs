@@ -1,85 +1,126 @@
 using System;
-using System.Collections;
-using System.Collections.Generic;
 using System.Management.Automation;
 
 namespace D365fo.Interactive
 {
-    /// <summary>An error reported by the native core: result code, kind and a message fit to show.</summary>
-    internal sealed class CoreError
-    {
-        internal int Code;
-        internal string Kind;
-        internal string Message;
-        internal string AuthorityError;
-        internal string Aadsts;
-
-        internal static CoreError FromJson(int code, string json)
-        {
-            var e = new CoreError { Code = code, Kind = "unknown", Message = "the native core reported error " + code };
-            try
-            {
-                var o = Json.ParseObject(json);
-                e.Kind = Json.GetString(o, "kind") ?? e.Kind;
-                e.Message = Json.GetString(o, "message") ?? e.Message;
-                e.AuthorityError = Json.GetString(o, "error");
-                e.Aadsts = Json.GetString(o, "aadsts");
-            }
-            catch (FormatException) { }
-            return e;
-        }
-
-        /// <summary>Error id and category for each stable result code of the ABI.</summary>
-        internal (string Id, ErrorCategory Category) Classify()
-        {
-            switch (Code)
-            {
-                case 3: return ("InvalidParameter", ErrorCategory.InvalidArgument);
-                case 4: return ("SignInCancelled", ErrorCategory.OperationStopped);
-                case 5: return ("SignInTimedOut", ErrorCategory.OperationTimeout);
-                case 6: return ("DeviceCodeExpired", ErrorCategory.OperationTimeout);
-                case 7: return ("SignInDeclined", ErrorCategory.PermissionDenied);
-                case 8: return ("AuthorityError", ErrorCategory.SecurityError);
-                case 9: return ("NetworkError", ErrorCategory.ConnectionError);
-                case 10: return ("InvalidAuthorityResponse", ErrorCategory.InvalidResult);
-                case 11: return ("ConfigurationStoreError", ErrorCategory.ReadError);
-                case 12: return ("ConfigurationNotFound", ErrorCategory.ObjectNotFound);
-                case 13: return ("ConfigurationExists", ErrorCategory.ResourceExists);
-                case 99: return ("NativeCoreFailure", ErrorCategory.NotSpecified);
-                default: return ("NativeCoreError", ErrorCategory.NotSpecified);
-            }
-        }
-    }
-
     /// <summary>The exception carried by this module's error records.</summary>
     public sealed class D365InteractiveException : Exception
     {
         public D365InteractiveException(string message) : base(message) { }
     }
 
-    /// <summary>Stops a command the way d365fo.integrations (PSFramework's Stop-PSFFunction) does: with
-    /// -EnableException a terminating error; without it a warning and an error record in $Error, nothing thrown.</summary>
+    /// <summary>How a command of this module fails, with d365fo.integrations' semantics:
+    /// <list type="bullet">
+    /// <item>What the authority or the network said (declined, the authority's expiry, a refused request,
+    /// garbage, a broken connection) stops the script, with or without -EnableException, as the original's
+    /// rethrow does.</item>
+    /// <item>Anything else (a missing Url, -Timeout passing, a refused parameter, a configuration that does not
+    /// exist) writes one warning and returns nothing; -EnableException or an explicit -ErrorAction Stop makes
+    /// it stop the script instead.</item>
+    /// <item>Either way <c>$?</c> is <c>$false</c> afterwards and the error record is in <c>$Error</c>.</item>
+    /// </list></summary>
     internal static class CommandFailure
     {
-        internal static void Stop(PSCmdlet cmdlet, bool enableException, string errorId, ErrorCategory category, string message, object target)
+        /// <summary>Error id and category for each result code of the ABI.</summary>
+        internal static (string Id, ErrorCategory Category) Classify(ResultCode code)
         {
-            var record = new ErrorRecord(new D365InteractiveException(message), errorId, category, target);
-            if (enableException)
+            switch (code)
             {
-                cmdlet.ThrowTerminatingError(record);
+                case ResultCode.InvalidRequest: return ("InvalidParameter", ErrorCategory.InvalidArgument);
+                case ResultCode.Cancelled: return ("SignInCancelled", ErrorCategory.OperationStopped);
+                case ResultCode.TimedOut: return ("SignInTimedOut", ErrorCategory.OperationTimeout);
+                case ResultCode.CodeExpired: return ("DeviceCodeExpired", ErrorCategory.OperationTimeout);
+                case ResultCode.Declined: return ("SignInDeclined", ErrorCategory.PermissionDenied);
+                case ResultCode.AuthorityError: return ("AuthorityError", ErrorCategory.SecurityError);
+                case ResultCode.NetworkError: return ("NetworkError", ErrorCategory.ConnectionError);
+                case ResultCode.ProtocolError: return ("InvalidAuthorityResponse", ErrorCategory.InvalidResult);
+                case ResultCode.StoreError: return ("ConfigurationStoreError", ErrorCategory.ReadError);
+                case ResultCode.NotFound: return ("ConfigurationNotFound", ErrorCategory.ObjectNotFound);
+                case ResultCode.AlreadyExists: return ("ConfigurationExists", ErrorCategory.ResourceExists);
+                case ResultCode.UrlMissing: return ("UrlMissing", ErrorCategory.InvalidArgument);
+                case ResultCode.TenantMissing: return ("TenantMissing", ErrorCategory.InvalidArgument);
+                case ResultCode.Panic: return ("NativeCoreFailure", ErrorCategory.NotSpecified);
+                default: return ("NativeCoreError", ErrorCategory.NotSpecified);
             }
-            cmdlet.WriteWarning($"[{DateTime.Now:HH:mm:ss}][{cmdlet.MyInvocation.MyCommand.Name}] {message}");
-            // Recorded like PSFramework does (Write-Error … 2>&1 into $null): visible in $Error, not shown twice.
-            if (cmdlet.SessionState.PSVariable.GetValue("global:Error") is ArrayList errors)
+        }
+
+        /// <summary>Whether d365fo.integrations would have stopped the script: everything the authority or the network
+        /// answered (its function rethrows those), and bugs.</summary>
+        internal static bool StopsTheScript(CoreError e)
+        {
+            switch (e.Code)
             {
-                errors.Insert(0, record);
+                case ResultCode.Declined:
+                case ResultCode.AuthorityError:
+                case ResultCode.NetworkError:
+                case ResultCode.ProtocolError:
+                case ResultCode.Panic:
+                    return true;
+                case ResultCode.CodeExpired:
+                    return e.Source == "authority";
+                default:
+                    return false;
             }
         }
 
         internal static void Stop(PSCmdlet cmdlet, bool enableException, CoreError error, object target)
         {
-            var (id, category) = error.Classify();
-            Stop(cmdlet, enableException, id, category, error.Message, target);
+            var (id, category) = Classify(error.Code);
+            Stop(cmdlet, enableException, id, category, error.Message, target, StopsTheScript(error));
+        }
+
+        internal static void Stop(PSCmdlet cmdlet, bool enableException, string errorId, ErrorCategory category, string message, object target, bool stopsTheScript = false)
+        {
+            message = Sentence(message);
+            var record = new ErrorRecord(new D365InteractiveException(message), errorId, category, target);
+            // Shown as "<command>: <message>", like errors the command writes itself.
+            record.CategoryInfo.Activity = cmdlet.MyInvocation.MyCommand.Name;
+            if (stopsTheScript || enableException || ExplicitErrorAction(cmdlet) == ActionPreference.Stop)
+            {
+                // A throw statement's error: it ends the script (not just this statement) unless caught, as the
+                // original's `throw` does; try/catch and trap see this record.
+                throw new RuntimeException(message, record.Exception, record) { WasThrownFromThrowStatement = true };
+            }
+            cmdlet.WriteWarning($"[{DateTime.Now:HH:mm:ss}][{cmdlet.MyInvocation.MyCommand.Name}] {message}");
+            WriteErrorQuietly(cmdlet, record);
+        }
+
+        private static ActionPreference? ExplicitErrorAction(PSCmdlet cmdlet)
+        {
+            if (!cmdlet.MyInvocation.BoundParameters.TryGetValue("ErrorAction", out object value)) return null;
+            if (value is ActionPreference p) return p;
+            return Enum.TryParse(Convert.ToString(value), true, out ActionPreference parsed) ? parsed : (ActionPreference?)null;
+        }
+
+        /// <summary>Writes the record so that <c>$?</c> is false and <c>$Error</c> holds it, without showing it a second
+        /// time after the warning (as PSFramework's Stop-PSFFunction records it). When the caller chose an error
+        /// action explicitly, that choice applies as usual.</summary>
+        private static void WriteErrorQuietly(PSCmdlet cmdlet, ErrorRecord record)
+        {
+            if (ExplicitErrorAction(cmdlet) != null)
+            {
+                cmdlet.WriteError(record);
+                return;
+            }
+            // A cmdlet reads $ErrorActionPreference from its caller's scope when it first writes an error: set it
+            // there for this one write, then put back exactly what was there.
+            PSVariable local = cmdlet.SessionState.PSVariable.Get("local:ErrorActionPreference");
+            object previous = local?.Value;
+            cmdlet.SessionState.PSVariable.Set("ErrorActionPreference", ActionPreference.SilentlyContinue);
+            try { cmdlet.WriteError(record); }
+            finally
+            {
+                if (local != null) cmdlet.SessionState.PSVariable.Set("ErrorActionPreference", previous);
+                else cmdlet.SessionState.PSVariable.Remove("ErrorActionPreference");
+            }
+        }
+
+        /// <summary>The core writes messages as clauses; PowerShell shows sentences.</summary>
+        internal static string Sentence(string message)
+        {
+            if (string.IsNullOrEmpty(message)) return message;
+            string s = char.ToUpperInvariant(message[0]) + message.Substring(1);
+            return s.EndsWith(".", StringComparison.Ordinal) || s.EndsWith(")", StringComparison.Ordinal) ? s : s + ".";
         }
     }
 }

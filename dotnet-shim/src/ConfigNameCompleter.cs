@@ -6,8 +6,7 @@ using System.Management.Automation.Language;
 
 namespace D365fo.Interactive
 {
-    /// <summary>Tab completion of OData configuration names for every -Name parameter of this module
-    /// (Import-D365ODataConfig completes the names found in d365fo.integrations' PSFramework settings).</summary>
+    /// <summary>Tab completion of OData configuration names for every -Name parameter of this module.</summary>
     public sealed class ConfigNameCompleter : IArgumentCompleter
     {
         public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
@@ -15,11 +14,14 @@ namespace D365fo.Interactive
         {
             string word = (wordToComplete ?? "").Trim('\'', '"');
             var pattern = new WildcardPattern(WildcardPattern.Escape(word) + "*", WildcardOptions.IgnoreCase);
-            bool legacy = string.Equals(commandName, "Import-D365ODataConfig", StringComparison.OrdinalIgnoreCase);
-            foreach (string name in ConfigStore.NamesForCompletion(legacy))
+            string answer = Core.TryCall(Protocol.ConfigList());
+            if (answer == null) yield break;
+            List<ConfigRecord> all;
+            try { all = ConfigRecord.ListFrom(Json.ParseObject(answer), "configs"); } catch (FormatException) { yield break; }
+            foreach (ConfigRecord c in all)
             {
-                if (!pattern.IsMatch(name)) continue;
-                yield return new CompletionResult(Quote(name), name, CompletionResultType.ParameterValue, name);
+                if (c.Name == null || !pattern.IsMatch(c.Name)) continue;
+                yield return new CompletionResult(Quote(c.Name), c.Name, CompletionResultType.ParameterValue, c.Name);
             }
         }
 

@@ -2,16 +2,16 @@ using System.Management.Automation;
 
 namespace D365fo.Interactive
 {
-    /// <summary>Get-D365ActiveODataConfig: the active OData configuration (the one Get-D365ODataTokenInteractive
-    /// uses when -Tenant or -Url is not given), secret masked unless -ShowSecret.</summary>
-    [Cmdlet(VerbsCommon.Get, "D365ActiveODataConfig")]
+    /// <summary>Get-D365ActiveODataConfig: the active OData configuration, the one the sign-in and the data commands
+    /// of d365fo.integrations use when -Tenant or -Url is not given.</summary>
+    [Cmdlet(VerbsCommon.Get, "D365ActiveODataConfig", HelpUri = HelpLinks.GetActiveConfig)]
     [OutputType("D365fo.Interactive.ODataConfig", "System.Collections.Hashtable")]
     public sealed class GetD365ActiveODataConfigCommand : PSCmdlet
     {
         [Parameter]
         public SwitchParameter OutputAsHashtable { get; set; }
 
-        /// <summary>Returns the client secret in clear instead of masked (an addition to d365fo.integrations).</summary>
+        /// <summary>Shows the client secret in the default view (the objects always carry it, as in the original).</summary>
         [Parameter]
         public SwitchParameter ShowSecret { get; set; }
 
@@ -20,10 +20,9 @@ namespace D365fo.Interactive
 
         protected override void ProcessRecord()
         {
-            Native.EnsureLoaded();
-            var request = ConfigStore.Request("get_active", "show_secret", ShowSecret.IsPresent);
-            if (!ConfigStore.Call(this, EnableException, request, null, out var config)) return;
-            WriteObject(ConfigStore.ToOutput(config, OutputAsHashtable));
+            string answer = Core.Call(this, EnableException, Protocol.ConfigActive(), null);
+            if (answer == null) return;
+            WriteObject(ConfigObjects.ToOutput(ConfigRecord.From(Json.ParseObject(answer)), OutputAsHashtable, ShowSecret));
         }
     }
 }

@@ -1,11 +1,10 @@
-using System.Collections.Generic;
 using System.Management.Automation;
 
 namespace D365fo.Interactive
 {
-    /// <summary>Get-D365ODataConfig: the OData configurations whose name matches -Name (wildcards), secrets
-    /// masked unless -ShowSecret. When none are stored but d365fo.integrations has some, says how to import them.</summary>
-    [Cmdlet(VerbsCommon.Get, "D365ODataConfig")]
+    /// <summary>Get-D365ODataConfig: the OData configurations whose name matches -Name (wildcards), from the store
+    /// shared with d365fo.integrations and this session's temporary ones.</summary>
+    [Cmdlet(VerbsCommon.Get, "D365ODataConfig", HelpUri = HelpLinks.GetConfig)]
     [OutputType("D365fo.Interactive.ODataConfig", "System.Collections.Hashtable")]
     public sealed class GetD365ODataConfigCommand : PSCmdlet
     {
@@ -16,7 +15,7 @@ namespace D365fo.Interactive
         [Parameter]
         public SwitchParameter OutputAsHashtable { get; set; }
 
-        /// <summary>Returns the client secret in clear instead of masked (an addition to d365fo.integrations).</summary>
+        /// <summary>Shows the client secret in the default view (the objects always carry it, as in the original).</summary>
         [Parameter]
         public SwitchParameter ShowSecret { get; set; }
 
@@ -25,31 +24,19 @@ namespace D365fo.Interactive
 
         protected override void ProcessRecord()
         {
-            Native.EnsureLoaded();
             WriteVerbose($"Fetch all configurations based on {Name}");
-            var request = ConfigStore.Request("list", "show_secret", ShowSecret.IsPresent, "migration_hint", true);
-            if (!ConfigStore.Call(this, EnableException, request, Name, out var answer)) return;
-
+            string answer = Core.Call(this, EnableException, Protocol.ConfigList(), Name);
+            if (answer == null) return;
             var pattern = new WildcardPattern(string.IsNullOrEmpty(Name) ? "*" : Name, WildcardOptions.IgnoreCase);
-            var matches = new List<List<KeyValuePair<string, object>>>();
-            foreach (object c in ConfigStore.List(answer, "configurations"))
+            int found = 0;
+            foreach (ConfigRecord c in ConfigRecord.ListFrom(Json.ParseObject(answer), "configs"))
             {
-                if (c is List<KeyValuePair<string, object>> o && pattern.IsMatch(Json.GetString(o, "name") ?? "")) matches.Add(o);
+                if (!pattern.IsMatch(c.Name ?? "")) continue;
+                WriteObject(ConfigObjects.ToOutput(c, OutputAsHashtable, ShowSecret));
+                found++;
             }
-
-            if (matches.Count == 0)
-            {
-                if (Json.Get(answer, "psframework") is List<KeyValuePair<string, object>> legacy)
-                {
-                    var names = new List<string>();
-                    foreach (object n in legacy.Find(kv => kv.Key == "names").Value as List<object> ?? new List<object>()) names.Add(n as string);
-                    WriteWarning($"d365fo.interactive has no OData configurations yet, but d365fo.integrations (PSFramework) has {names.Count}: {string.Join(", ", names)}. " +
-                                 "Run Import-D365ODataConfig to copy them into this module's configuration store (theirs is left unchanged).");
-                }
+            if (found == 0)
                 CommandFailure.Stop(this, EnableException, "ConfigurationNotFound", ErrorCategory.ObjectNotFound, "No configurations found with the name.", Name);
-                return;
-            }
-            foreach (var o in matches) WriteObject(ConfigStore.ToOutput(o, OutputAsHashtable));
         }
     }
 }

@@ -1,51 +1,71 @@
+using System;
+using System.Collections;
 using System.Collections.Generic;
 using System.Management.Automation;
+using System.Management.Automation.Language;
 
 namespace D365fo.Interactive
 {
-    /// <summary>Get-D365ODataInteractiveSetting: each module setting's effective value and where it comes from
-    /// (Environment, Stored or Default), in the order the sign-in applies them.</summary>
-    [Cmdlet(VerbsCommon.Get, "D365ODataInteractiveSetting")]
+    /// <summary>Get-D365ODataInteractiveSetting: each setting of the sign-in with its effective value and where it
+    /// comes from (Environment, Stored, Default), as the core resolves it.</summary>
+    [Cmdlet(VerbsCommon.Get, "D365ODataInteractiveSetting", HelpUri = HelpLinks.GetSetting)]
     [OutputType("D365fo.Interactive.ODataInteractiveSetting")]
     public sealed class GetD365ODataInteractiveSettingCommand : PSCmdlet
     {
+        /// <summary>Which settings (wildcards); all by default.</summary>
         [Parameter(Position = 0)]
-        [ValidateSet("Authority", "EndpointVersion", "ClientId", "NoBrowser", IgnoreCase = true)]
+        [ArgumentCompleter(typeof(SettingNameCompleter))]
         public string[] Name { get; set; }
 
         [Parameter]
         public SwitchParameter EnableException { get; set; }
 
-        /// <summary>The cmdlet names of the settings and their names in the core.</summary>
-        internal static readonly Dictionary<string, string> CoreNames = new Dictionary<string, string>(System.StringComparer.OrdinalIgnoreCase)
-        {
-            ["Authority"] = "authority",
-            ["EndpointVersion"] = "endpoint_version",
-            ["ClientId"] = "client_id",
-            ["NoBrowser"] = "no_browser",
-        };
-
         protected override void ProcessRecord()
         {
-            Native.EnsureLoaded();
-            if (!ConfigStore.Call(this, EnableException, ConfigStore.Request("effective_settings"), null, out var answer)) return;
-            foreach (var entry in CoreNames)
+            string answer = Core.Call(this, EnableException, Protocol.SettingsGet(), null);
+            if (answer == null) return;
+            var patterns = new List<WildcardPattern>();
+            foreach (string n in Name ?? new[] { "*" }) patterns.Add(new WildcardPattern(n, WildcardOptions.IgnoreCase));
+            int shown = 0;
+            foreach (SettingRecord s in SettingRecord.ListFrom(answer, out _))
             {
-                if (Name != null && System.Array.FindIndex(Name, n => string.Equals(n, entry.Key, System.StringComparison.OrdinalIgnoreCase)) < 0) continue;
-                foreach (object s in ConfigStore.List(answer, "settings"))
-                {
-                    if (!(s is List<KeyValuePair<string, object>> o) || Json.GetString(o, "name") != entry.Value) continue;
-                    var pso = new PSObject();
-                    pso.TypeNames.Insert(0, ConfigStore.SettingTypeName);
-                    string source = Json.GetString(o, "source") ?? "";
-                    pso.Properties.Add(new PSNoteProperty("Name", entry.Key));
-                    pso.Properties.Add(new PSNoteProperty("Value", Json.Get(o, "value")));
-                    pso.Properties.Add(new PSNoteProperty("Source", source.Length > 0 ? char.ToUpperInvariant(source[0]) + source.Substring(1) : source));
-                    pso.Properties.Add(new PSNoteProperty("EnvironmentVariable", Json.GetString(o, "environment_variable")));
-                    pso.Properties.Add(new PSNoteProperty("Default", Json.Get(o, "default")));
-                    WriteObject(pso);
-                }
+                if (!patterns.Exists(p => p.IsMatch(s.Name))) continue;
+                WriteObject(ToOutput(s));
+                shown++;
             }
+            if (shown == 0)
+                CommandFailure.Stop(this, EnableException, "SettingNotFound", ErrorCategory.ObjectNotFound, $"No setting is named '{string.Join("', '", Name)}'.", Name);
+        }
+
+        internal static PSObject ToOutput(SettingRecord s)
+        {
+            var pso = new PSObject();
+            pso.TypeNames.Insert(0, ConfigObjects.SettingTypeName);
+            pso.Properties.Add(new PSNoteProperty("Name", s.Name));
+            pso.Properties.Add(new PSNoteProperty("Value", s.Value));
+            pso.Properties.Add(new PSNoteProperty("Source", s.Source));
+            pso.Properties.Add(new PSNoteProperty("EnvironmentVariable", s.EnvironmentVariable));
+            pso.Properties.Add(new PSNoteProperty("Default", s.Default));
+            pso.Properties.Add(new PSNoteProperty("Description", s.Description));
+            pso.Properties.Add(new PSNoteProperty("Problem", s.Problem));
+            return pso;
+        }
+    }
+
+    /// <summary>Completes setting names, as the core lists them.</summary>
+    public sealed class SettingNameCompleter : IArgumentCompleter
+    {
+        public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+            CommandAst commandAst, IDictionary fakeBoundParameters)
+        {
+            string word = (wordToComplete ?? "").Trim('\'', '"');
+            string answer = Core.TryCall(Protocol.SettingsGet());
+            if (answer == null) yield break;
+            List<SettingRecord> all;
+            try { all = SettingRecord.ListFrom(answer, out _); } catch (FormatException) { yield break; }
+            foreach (SettingRecord s in all)
+                if (s.Name.StartsWith(word, StringComparison.OrdinalIgnoreCase))
+                    yield return new CompletionResult(s.Name, s.Name, CompletionResultType.ParameterValue, s.Description ?? s.Name);
         }
     }
 }

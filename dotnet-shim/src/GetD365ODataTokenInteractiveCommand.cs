@@ -1,16 +1,16 @@
 using System;
 using System.Collections.Concurrent;
-using System.Collections.Generic;
 using System.Globalization;
 using System.Management.Automation;
 using System.Threading;
 
 namespace D365fo.Interactive
 {
-    /// <summary>Get-D365ODataTokenInteractive: signs a person in with the device code flow and returns a bearer
-    /// token. The flow runs in the native core on a worker thread; this class only translates parameters,
-    /// relays the core's events to the host on the pipeline thread, and shapes the result.</summary>
-    [Cmdlet(VerbsCommon.Get, "D365ODataTokenInteractive", DefaultParameterSetName = "Default")]
+    /// <summary>Get-D365ODataTokenInteractive: a bearer token for the OData and custom-service endpoints. The
+    /// session's token when it is still good for a while, else renewed silently, else a device code sign-in.
+    /// The work runs in the native core on a worker thread; this class translates parameters, shows the core's
+    /// events on the host (the pipeline thread), and shapes the result.</summary>
+    [Cmdlet(VerbsCommon.Get, "D365ODataTokenInteractive", DefaultParameterSetName = "Default", HelpUri = HelpLinks.GetToken)]
     [OutputType(typeof(string), typeof(ODataToken))]
     public sealed class GetD365ODataTokenInteractiveCommand : PSCmdlet
     {
@@ -31,6 +31,10 @@ namespace D365fo.Interactive
         [Parameter]
         public SwitchParameter RawOutput { get; set; }
 
+        /// <summary>Signs in again even when the session holds a token (an addition to d365fo.integrations).</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
         private const string ProgressActivity = "Signing in to Microsoft Entra ID (device code)";
         private const int ProgressId = 0x365F;
 
@@ -40,26 +44,24 @@ namespace D365fo.Interactive
         protected override void ProcessRecord()
         {
             Native.EnsureLoaded();
-            if (!ResolveTarget(out string tenant, out string url)) return;
-
-            var request = new List<KeyValuePair<string, object>>
-            {
-                new KeyValuePair<string, object>("tenant", tenant),
-                new KeyValuePair<string, object>("url", url),
-                new KeyValuePair<string, object>("timeout_secs", Timeout),
-            };
-            string proxy = SystemProxy.ForAuthority();
-            if (proxy != null) request.Add(new KeyValuePair<string, object>("proxy", proxy));
-
-            NativeEnvironment.Sync();
-            int rc = RunFlow(Json.Write(request), out string answer);
+            var bound = MyInvocation.BoundParameters;
+            string request = Protocol.SignIn(
+                bound.ContainsKey(nameof(Tenant)) ? Tenant : null,
+                bound.ContainsKey(nameof(Url)) ? Url : null,
+                Timeout,
+                Force.IsPresent,
+                SystemProxy.ForAuthority());
+            int rc = Run(request, out string answer);
             if (_stopping) throw new PipelineStoppedException();
             if (rc != 0)
             {
-                CommandFailure.Stop(this, EnableException, CoreError.FromJson(rc, answer), tenant);
+                CommandFailure.Stop(this, EnableException, CoreError.FromJson(rc, answer), Tenant);
                 return;
             }
-            WriteResult(answer, tenant);
+            TokenAnswer token = TokenAnswer.Parse(answer);
+            Core.Host(this, Outcome(token));
+            if (RawOutput) WriteObject(ODataToken.Create(token));
+            else WriteObject("Bearer " + token.AccessToken);
         }
 
         protected override void StopProcessing()
@@ -70,48 +72,25 @@ namespace D365fo.Interactive
             if (h != 0) Native.CancelRequest(h);
         }
 
-        /// <summary>Tenant and Url from the parameters, else from the active OData configuration (read now,
-        /// so Set-D365ActiveODataConfig applies without re-importing).</summary>
-        private bool ResolveTarget(out string tenant, out string url)
+        /// <summary>One line after the sign-in: who, for what, until when, and where the token came from.</summary>
+        private static string Outcome(TokenAnswer t)
         {
-            tenant = Tenant;
-            url = Url;
-            bool tenantGiven = MyInvocation.BoundParameters.ContainsKey(nameof(Tenant));
-            bool urlGiven = MyInvocation.BoundParameters.ContainsKey(nameof(Url));
-            if (!tenantGiven || !urlGiven)
+            string who = string.IsNullOrEmpty(t.Who) ? "" : " as " + t.Who;
+            string until = t.ExpiresOn.ToLocalTime().ToString("t", CultureInfo.CurrentCulture);
+            switch (t.Source)
             {
-                var active = ConfigStore.TryGetActive(out string activeName);
-                if (active != null)
-                {
-                    if (!tenantGiven) tenant = Json.GetString(active, "tenant");
-                    if (!urlGiven) url = Json.GetString(active, "url");
-                    WriteVerbose($"Using the active OData configuration '{activeName}' for {(tenantGiven ? "" : "Tenant")}{(!tenantGiven && !urlGiven ? " and " : "")}{(urlGiven ? "" : "Url")}.");
-                }
+                case TokenSource.Cache:
+                    return $"Using this session's token{who} for {t.Resource}, valid until {until}; -Force signs in again.";
+                case TokenSource.Refresh:
+                    return $"Renewed this session's token{who} for {t.Resource} without a new sign-in; valid until {until}.";
+                default:
+                    return $"Signed in{who} for {t.Resource}; the token is valid until {until}.";
             }
-
-            if (string.IsNullOrEmpty(url))
-            {
-                CommandFailure.Stop(this, EnableException, "UrlMissing", ErrorCategory.InvalidArgument,
-                    "It seems that you didn't supply a valid value for the Url parameter. You need specify the Url parameter or add a configuration with the Add-D365ODataConfig cmdlet.", null);
-                return false;
-            }
-            if (string.IsNullOrEmpty(tenant))
-            {
-                CommandFailure.Stop(this, EnableException, "TenantMissing", ErrorCategory.InvalidArgument,
-                    "It seems that you didn't supply a valid value for the Tenant parameter. You need specify the Tenant parameter or add a configuration with the Add-D365ODataConfig cmdlet.", null);
-                return false;
-            }
-            if (url.EndsWith("/", StringComparison.Ordinal))
-            {
-                WriteVerbose("The Url parameter had a tailing slash, which shouldn't be there. Removing the tailling slash.");
-                url = url.TrimEnd('/');
-            }
-            return true;
         }
 
-        /// <summary>Runs the native flow on a worker thread and pumps its events on this (the pipeline) thread,
-        /// the only thread allowed to write to the host.</summary>
-        private int RunFlow(string requestJson, out string answer)
+        /// <summary>Runs the call on a worker thread and shows its events on this (the pipeline) thread, the only
+        /// thread allowed to write to the host.</summary>
+        private int Run(string requestJson, out string answer)
         {
             var events = new BlockingCollection<string>();
             Native.EventCallback callback = (userdata, json) =>
@@ -128,26 +107,22 @@ namespace D365fo.Interactive
             string output = null;
             var worker = new Thread(() =>
             {
-                try
-                {
-                    result = Native.DeviceFlow(Native.Utf8(requestJson), handle, callback, IntPtr.Zero, out IntPtr outJson);
-                    output = Native.TakeString(outJson);
-                }
+                try { result = Native.Call(requestJson, handle, callback, out output); }
                 catch (Exception e)
                 {
-                    result = 99;
+                    result = (int)ResultCode.Panic;
                     output = "{\"code\":99,\"kind\":\"panic\",\"message\":" + Json.Write("the native call failed: " + e.Message) + "}";
                 }
                 finally { events.CompleteAdding(); }
-            }) { IsBackground = true, Name = "d365fo.interactive device flow" };
+            }) { IsBackground = true, Name = "d365fo.interactive sign-in" };
 
-            var relay = new EventRelay(this);
+            var screen = new WaitingScreen(this);
             try
             {
                 worker.Start();
                 foreach (string ev in events.GetConsumingEnumerable())
                 {
-                    if (!_stopping) relay.Handle(ev);
+                    if (!_stopping) screen.Show(CoreEvent.Parse(ev));
                 }
             }
             finally
@@ -161,74 +136,50 @@ namespace D365fo.Interactive
                 GC.KeepAlive(callback);
                 _cancelHandle = 0;
                 Native.CancelFree(handle);
-                if (!_stopping) relay.Complete();
+                if (!_stopping) screen.Complete();
             }
             answer = output;
             return result;
         }
 
-        private void WriteResult(string answer, string tenant)
-        {
-            List<KeyValuePair<string, object>> response;
-            try { response = Json.ParseObject(answer); }
-            catch (FormatException)
-            {
-                CommandFailure.Stop(this, EnableException, "InvalidAuthorityResponse", ErrorCategory.InvalidResult, "The token response from the authority is not a JSON object.", tenant);
-                return;
-            }
-            string accessToken = Json.GetString(response, "access_token");
-            if (string.IsNullOrEmpty(accessToken))
-            {
-                CommandFailure.Stop(this, EnableException, "InvalidAuthorityResponse", ErrorCategory.InvalidResult, "The token response from the authority carries no access_token.", tenant);
-                return;
-            }
-            if (RawOutput) WriteObject(ODataToken.Create(response, accessToken));
-            else WriteObject("Bearer " + accessToken);
-        }
-
-        /// <summary>Turns the core's events into host lines, progress and verbose messages.</summary>
-        private sealed class EventRelay
+        /// <summary>What a person sees while the core waits: the page and the code once, one deadline as a time,
+        /// what happened with the clipboard and the browser, and a countdown.</summary>
+        private sealed class WaitingScreen
         {
             private readonly PSCmdlet _cmd;
             private string _userCode, _url;
             private bool _progressShown;
 
-            internal EventRelay(PSCmdlet cmd) { _cmd = cmd; }
+            internal WaitingScreen(PSCmdlet cmd) { _cmd = cmd; }
 
-            internal void Handle(string json)
+            internal void Show(CoreEvent e)
             {
-                List<KeyValuePair<string, object>> e;
-                try { e = Json.ParseObject(json); } catch (FormatException) { return; }
-                switch (Json.GetString(e, "event"))
+                if (e == null) return;
+                switch (e.Kind)
                 {
                     case "code_issued":
-                        _userCode = Json.GetString(e, "user_code");
-                        _url = Json.GetString(e, "verification_url");
-                        long expires = Json.GetLong(e, "expires_in") ?? 0;
-                        string message = Json.GetString(e, "message");
-                        Host(string.IsNullOrEmpty(message)
-                            ? $"To sign in, use a web browser to open the page {_url} and enter the code {_userCode} to authenticate."
-                            : message);
-                        if (expires > 0)
-                            Host($"The code expires in {FormatSpan(expires)}, at {DateTime.Now.AddSeconds(expires).ToString("T", CultureInfo.CurrentCulture)}.");
+                        _userCode = e.Text("user_code");
+                        _url = e.Text("verification_url");
+                        long wait = Math.Max(0, Math.Min(e.Number("wait_secs"), 86_400));
+                        string until = DateTime.Now.AddSeconds(wait).ToString("T", CultureInfo.CurrentCulture);
+                        string why = e.Text("wait_ends_by") == "timeout" ? "the -Timeout" : "when the code expires";
+                        Core.Host(_cmd, $"To sign in, open {_url} and enter the code {_userCode}");
+                        Core.Host(_cmd, $"Waiting until {until} ({Span(wait)}, {why}); Ctrl+C stops.");
+                        string message = e.Text("message");
+                        if (!string.IsNullOrEmpty(message)) _cmd.WriteVerbose("The authority's instructions: " + message);
                         break;
                     case "clipboard":
-                        if (Json.GetBool(e, "ok")) Host($"The device code {_userCode} has been copied into your clipboard.");
-                        else Host($"The device code could not be copied into your clipboard: {Json.GetString(e, "reason")}. Type it in yourself: {_userCode}");
+                        Core.Host(_cmd, e.Flag("ok") ? "The code is on your clipboard." : $"The code is not on your clipboard: {e.Text("reason")}.");
                         break;
                     case "browser":
-                        if (Json.GetBool(e, "ok"))
-                            Host($"The default browser has been started on {_url}, where you need to paste the code in and complete sign-in with your credentials.");
-                        else if (Json.GetBool(e, "skipped"))
-                            Host($"Not opening a browser: {Json.GetString(e, "reason")}. Open {_url} on any device and enter the code {_userCode}.");
-                        else
-                            Host($"The browser could not be started: {Json.GetString(e, "reason")}. Open {_url} on any device and enter the code {_userCode}.");
+                        if (e.Flag("ok")) Core.Host(_cmd, "Your browser has opened the sign-in page.");
+                        else if (e.Flag("skipped")) Core.Host(_cmd, $"No browser was opened: {e.Text("reason")}. Open the page on any device.");
+                        else Core.Host(_cmd, $"Your browser could not be opened: {e.Text("reason")}. Open the page on any device.");
                         break;
                     case "tick":
-                        long left = Json.GetLong(e, "seconds_left") ?? 0;
-                        long total = Json.GetLong(e, "seconds_total") ?? 0;
-                        var p = new ProgressRecord(ProgressId, ProgressActivity,
-                            $"Waiting for you to sign in at {_url} with the code {_userCode}")
+                        long left = e.Number("seconds_left");
+                        long total = e.Number("seconds_total");
+                        var p = new ProgressRecord(ProgressId, ProgressActivity, $"Waiting for you to sign in at {_url} with the code {_userCode}")
                         {
                             SecondsRemaining = (int)Math.Min(int.MaxValue, Math.Max(0, left)),
                             PercentComplete = total > 0 ? (int)Math.Max(0, Math.Min(100, 100 - left * 100 / total)) : -1,
@@ -236,8 +187,11 @@ namespace D365fo.Interactive
                         _cmd.WriteProgress(p);
                         _progressShown = true;
                         break;
-                    case "log":
-                        _cmd.WriteVerbose(Json.GetString(e, "message") ?? "");
+                    case "refresh_refused":
+                        Core.Host(_cmd, $"This session's token could not be renewed: {e.Text("reason")}. Signing in again.");
+                        break;
+                    default:
+                        Core.ShowEvent(_cmd, e);
                         break;
                 }
             }
@@ -248,17 +202,11 @@ namespace D365fo.Interactive
                 _cmd.WriteProgress(new ProgressRecord(ProgressId, ProgressActivity, "Done") { RecordType = ProgressRecordType.Completed });
             }
 
-            private void Host(string text)
+            private static string Span(long seconds)
             {
-                // Like Write-Host: shown on the host even when the output is captured ($t = Get-…), and
-                // capturable as information (6>).
-                _cmd.WriteInformation(new HostInformationMessage { Message = text }, new[] { "PSHOST" });
-            }
-
-            private static string FormatSpan(long seconds)
-            {
-                if (seconds % 60 == 0) return seconds / 60 == 1 ? "1 minute" : (seconds / 60) + " minutes";
-                return seconds + " seconds";
+                if (seconds >= 120 && seconds % 60 == 0) return (seconds / 60) + " minutes";
+                if (seconds >= 120) return $"{seconds / 60} minutes {seconds % 60} seconds";
+                return seconds == 1 ? "1 second" : seconds + " seconds";
             }
         }
     }

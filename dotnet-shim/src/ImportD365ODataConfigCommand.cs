@@ -3,23 +3,22 @@ using System.Management.Automation;
 
 namespace D365fo.Interactive
 {
-    /// <summary>Import-D365ODataConfig: copies the OData configurations that d365fo.integrations persisted through
-    /// PSFramework into this module's store. PSFramework's files and registry are only read, never changed.</summary>
-    [Cmdlet(VerbsData.Import, "D365ODataConfig")]
+    /// <summary>Import-D365ODataConfig: copies OData configurations from another PSFramework configuration file (an
+    /// export, or another user's or PowerShell edition's file) into the store shared with d365fo.integrations.
+    /// The source is only read.</summary>
+    [Cmdlet(VerbsData.Import, "D365ODataConfig", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = HelpLinks.ImportConfig)]
     [OutputType("D365fo.Interactive.ODataConfig")]
     public sealed class ImportD365ODataConfigCommand : PSCmdlet
     {
-        /// <summary>Which configurations to import (wildcards); all by default.</summary>
-        [Parameter(Position = 0)]
-        [ArgumentCompleter(typeof(ConfigNameCompleter))]
-        public string Name { get; set; } = "*";
-
-        /// <summary>A PSFramework configuration file (psf_config.json) or the folder holding it, instead of the
-        /// current user's PSFramework locations.</summary>
-        [Parameter]
+        /// <summary>A PSFramework configuration file (psf_config.json) or the folder holding it.</summary>
+        [Parameter(Mandatory = true, Position = 0)]
         public string Path { get; set; }
 
-        /// <summary>Overwrites configurations with the same name in this module's store.</summary>
+        /// <summary>Which configurations to import (wildcards); all by default.</summary>
+        [Parameter(Position = 1)]
+        public string Name { get; set; } = "*";
+
+        /// <summary>Overwrites configurations with the same name.</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
 
@@ -28,40 +27,36 @@ namespace D365fo.Interactive
 
         protected override void ProcessRecord()
         {
-            Native.EnsureLoaded();
-            string path = string.IsNullOrEmpty(Path) ? null : GetUnresolvedProviderPathFromPSPath(Path);
-            if (!ConfigStore.Call(this, EnableException, ConfigStore.Request("psframework_scan", "path", path), path, out var scan)) return;
-            foreach (object p in ConfigStore.List(scan, "problems")) WriteWarning($"A PSFramework configuration source could not be read: {p}");
-
+            string path = GetUnresolvedProviderPathFromPSPath(Path);
+            string scanned = Core.Call(this, EnableException, Protocol.ConfigScan(path), path);
+            if (scanned == null) return;
+            var scan = Json.ParseObject(scanned);
+            foreach (object p in Json.List(scan, "problems")) WriteWarning($"A PSFramework configuration file could not be read: {p}");
             var pattern = new WildcardPattern(string.IsNullOrEmpty(Name) ? "*" : Name, WildcardOptions.IgnoreCase);
             var names = new List<object>();
-            foreach (object c in ConfigStore.List(scan, "configurations"))
-            {
-                if (c is List<KeyValuePair<string, object>> o && Json.GetString(o, "name") is string n && pattern.IsMatch(n)) names.Add(n);
-            }
+            foreach (ConfigRecord c in ConfigRecord.ListFrom(scan, "configs"))
+                if (c.Name != null && pattern.IsMatch(c.Name)) names.Add(c.Name);
             if (names.Count == 0)
             {
-                var sources = ConfigStore.List(scan, "sources");
                 CommandFailure.Stop(this, EnableException, "ConfigurationNotFound", ErrorCategory.ObjectNotFound,
-                    path != null
-                        ? $"No OData configurations of d365fo.integrations matching '{Name}' were found in '{path}'."
-                        : $"No OData configurations of d365fo.integrations matching '{Name}' were found in PSFramework's settings of this user" +
-                          (sources.Count > 0 ? $" ({string.Join(", ", sources)})." : "."),
-                    Name);
+                    $"No OData configurations matching '{Name}' were found in '{path}'.", Name);
                 return;
             }
-
-            var request = ConfigStore.Request("import_psframework", "path", path, "names", names, "force", Force.IsPresent);
-            if (!ConfigStore.Call(this, EnableException, request, Name, out var result)) return;
-            foreach (object s in ConfigStore.List(result, "skipped"))
-            {
+            string planned = Core.Call(this, EnableException, Protocol.ConfigImport(path, names, Force, true), path);
+            if (planned == null) return;
+            ConfigChange plan = ConfigChange.Parse(planned);
+            foreach (string s in plan.Skipped)
                 WriteWarning($"An OData configuration with {s} as name already exists. It was not imported; supply the -Force parameter to overwrite it.");
-            }
-            if (Json.GetString(result, "active_set") is string active) WriteVerbose($"'{active}', the active configuration of d365fo.integrations, is now the active one.");
-            foreach (object c in ConfigStore.List(result, "imported"))
-            {
-                if (c is List<KeyValuePair<string, object>> o) WriteObject(ConfigStore.ToOutput(o, false));
-            }
+            if (plan.Configs.Count == 0) return;
+            var importing = new List<string>();
+            foreach (ConfigRecord c in plan.Configs) importing.Add(c.Name);
+            if (!ShouldProcess(string.Join(", ", importing), $"Import from '{path}' into the configuration store shared with d365fo.integrations")) return;
+            var chosen = new List<object>(importing);
+            string answer = Core.Call(this, EnableException, Protocol.ConfigImport(path, chosen, Force, false), path);
+            if (answer == null) return;
+            ConfigChange change = ConfigChange.Parse(answer);
+            ConfigObjects.MirrorToPsFramework(this, change.Changes, change.ActiveChanged);
+            foreach (ConfigRecord c in change.Configs) WriteObject(ConfigObjects.ToOutput(c, false));
         }
     }
 }

@@ -45,6 +45,13 @@ namespace D365fo.Interactive
 
         internal static bool GetBool(List<KeyValuePair<string, object>> obj, string key) => Get(obj, key) is bool b && b;
 
+        /// <summary>The array under <paramref name="key"/>, or an empty list.</summary>
+        internal static List<object> List(List<KeyValuePair<string, object>> obj, string key) => Get(obj, key) as List<object> ?? new List<object>();
+
+        /// <summary>The object under <paramref name="key"/>, or null.</summary>
+        internal static List<KeyValuePair<string, object>> Object(List<KeyValuePair<string, object>> obj, string key) =>
+            Get(obj, key) as List<KeyValuePair<string, object>>;
+
         /// <summary>Writes a flat or nested value as JSON.</summary>
         internal static string Write(object value)
         {

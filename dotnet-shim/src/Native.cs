@@ -6,11 +6,35 @@ using System.Text;
 
 namespace D365fo.Interactive
 {
+    /// <summary>The result codes of the C ABI (include/d365fo_interactive.h); the drift test
+    /// (rust/d365fo_interactive/tests/abi_drift.rs) compares these numbers with the header.</summary>
+    internal enum ResultCode
+    {
+        Ok = 0,
+        NullParameter = 1,
+        InvalidUtf8 = 2,
+        InvalidRequest = 3,
+        Cancelled = 4,
+        TimedOut = 5,
+        CodeExpired = 6,
+        Declined = 7,
+        AuthorityError = 8,
+        NetworkError = 9,
+        ProtocolError = 10,
+        StoreError = 11,
+        NotFound = 12,
+        AlreadyExists = 13,
+        InvalidHandle = 14,
+        UrlMissing = 15,
+        TenantMissing = 16,
+        Panic = 99,
+    }
+
     /// <summary>Hand-written binding of the native core's C ABI (rust/d365fo_interactive/include/d365fo_interactive.h).</summary>
     internal static class Native
     {
         /// <summary>The ABI version this assembly was written against; the library must report the same.</summary>
-        internal const uint ExpectedAbiVersion = 1;
+        internal const uint ExpectedAbiVersion = 2;
 
         internal const string LibraryBaseName = "d365fo_interactive";
 
@@ -21,30 +45,30 @@ namespace D365fo.Interactive
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)] internal delegate int CancelHandleFn(ulong handle);
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)] internal delegate void EventCallback(IntPtr userdata, IntPtr eventJson);
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-        internal delegate int DeviceFlowFn(byte[] requestJson, ulong cancel, EventCallback cb, IntPtr userdata, out IntPtr outJson);
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl)] internal delegate int ConfigFn(byte[] requestJson, out IntPtr outJson);
+        internal delegate int CallFn(byte[] requestJson, ulong cancel, EventCallback cb, IntPtr userdata, out IntPtr outJson);
 
-        internal static AbiVersionFn AbiVersion;
-        internal static VersionFn Version;
-        internal static StringFreeFn StringFree;
-        internal static CancelNewFn CancelNew;
-        internal static CancelHandleFn CancelRequest;
-        internal static CancelHandleFn CancelFree;
-        internal static DeviceFlowFn DeviceFlow;
-        internal static ConfigFn Config;
+        private static IntPtr _lib;
+        private static string _path;
+        private static VersionFn _version;
+        private static StringFreeFn _stringFree;
+        private static CancelNewFn _cancelNew;
+        private static CancelHandleFn _cancelRequest, _cancelFree;
+        private static CallFn _call;
 
         private static readonly object Gate = new object();
-        private static bool _loaded;
+        private static bool _checked;
 
         /// <summary>The full path of the loaded library (for diagnostics).</summary>
-        internal static string LibraryPath { get; private set; }
+        internal static string LibraryPath { get { EnsureLoaded(); return _path; } }
 
-        /// <summary>Loads the library for this platform from runtimes/&lt;rid&gt;/native/ beside this assembly and checks the ABI.</summary>
+        /// <summary>Loads the library for this platform from runtimes/&lt;rid&gt;/native/ beside this assembly and checks
+        /// its ABI version; the rest of the functions are bound on first use (binding costs time at import).</summary>
         internal static void EnsureLoaded()
         {
+            if (_checked) return;
             lock (Gate)
             {
-                if (_loaded) return;
+                if (_checked) return;
                 string baseDir = Path.GetDirectoryName(typeof(Native).Assembly.Location);
                 string rid = Platform.RuntimeIdentifier();
                 string path = Path.Combine(Path.Combine(Path.Combine(Path.Combine(baseDir, "runtimes"), rid), "native"), Platform.LibraryFileName(LibraryBaseName));
@@ -76,31 +100,58 @@ namespace D365fo.Interactive
                         $"It may be built for another platform or processor than this one ({rid}).", e);
                 }
 
-                AbiVersion = Bind<AbiVersionFn>(lib, path, "d365fo_abi_version");
-                uint abi = AbiVersion();
+                uint abi = Bind<AbiVersionFn>(lib, path, "d365fo_abi_version")();
                 if (abi != ExpectedAbiVersion)
                     throw new ModuleLoadException(
                         $"d365fo.interactive cannot be imported: the native library '{path}' speaks ABI version {abi}, but this module's cmdlets need version {ExpectedAbiVersion}. " +
                         "The module's files come from different builds; reinstall the module, or rebuild it with build.ps1.");
-
-                Version = Bind<VersionFn>(lib, path, "d365fo_version");
-                StringFree = Bind<StringFreeFn>(lib, path, "d365fo_string_free");
-                CancelNew = Bind<CancelNewFn>(lib, path, "d365fo_cancel_new");
-                CancelRequest = Bind<CancelHandleFn>(lib, path, "d365fo_cancel_request");
-                CancelFree = Bind<CancelHandleFn>(lib, path, "d365fo_cancel_free");
-                DeviceFlow = Bind<DeviceFlowFn>(lib, path, "d365fo_device_flow");
-                Config = Bind<ConfigFn>(lib, path, "d365fo_config");
-                LibraryPath = path;
-                _loaded = true;
+                _lib = lib;
+                _path = path;
+                _checked = true;
             }
+        }
+
+        private static T Bound<T>(ref T slot, string name) where T : class
+        {
+            EnsureLoaded();
+            if (slot == null)
+            {
+                lock (Gate) { if (slot == null) slot = Bind<T>(_lib, _path, name); }
+            }
+            return slot;
         }
 
         private static T Bind<T>(IntPtr lib, string path, string name) where T : class
         {
             IntPtr fn = Platform.GetExport(lib, name);
             if (fn == IntPtr.Zero)
-                throw new ModuleLoadException($"d365fo.interactive cannot be imported: the native library '{path}' has no function '{name}'; it is not this module's library or is from another version.");
+                throw new ModuleLoadException($"d365fo.interactive cannot be used: the native library '{path}' has no function '{name}'; it is not this module's library or is from another version.");
             return (T)(object)Marshal.GetDelegateForFunctionPointer(fn, typeof(T));
+        }
+
+        internal static uint AbiVersion() { EnsureLoaded(); return Bind<AbiVersionFn>(_lib, _path, "d365fo_abi_version")(); }
+        internal static string CoreVersion() => ReadUtf8(Bound(ref _version, "d365fo_version")());
+        internal static int CancelNew(out ulong handle) => Bound(ref _cancelNew, "d365fo_cancel_new")(out handle);
+        internal static int CancelRequest(ulong handle) => Bound(ref _cancelRequest, "d365fo_cancel_request")(handle);
+        internal static int CancelFree(ulong handle) => Bound(ref _cancelFree, "d365fo_cancel_free")(handle);
+
+        /// <summary>d365fo_call: one JSON request in, the result code and the answer (or error) JSON out.
+        /// The callback, when given, receives each event's JSON on the calling thread during the call.</summary>
+        internal static int Call(string requestJson, ulong cancel, EventCallback callback, out string answer) =>
+            Call(requestJson, cancel, callback, out answer, syncEnvironment: true);
+
+        /// <summary>As <see cref="Call(string, ulong, EventCallback, out string)"/>; without syncing the environment
+        /// (NativeEnvironment itself asks the core which variables to sync).</summary>
+        internal static int Call(string requestJson, ulong cancel, EventCallback callback, out string answer, bool syncEnvironment)
+        {
+            CallFn call = Bound(ref _call, "d365fo_call");
+            StringFreeFn free = Bound(ref _stringFree, "d365fo_string_free");
+            if (syncEnvironment) NativeEnvironment.Sync();
+            int rc = call(Utf8(requestJson), cancel, callback, IntPtr.Zero, out IntPtr outJson);
+            GC.KeepAlive(callback);
+            try { answer = ReadUtf8(outJson); }
+            finally { if (outJson != IntPtr.Zero) free(outJson); }
+            return rc;
         }
 
         /// <summary>NUL-terminated UTF-8 bytes of <paramref name="s"/>, as the ABI expects.</summary>
@@ -121,29 +172,6 @@ namespace D365fo.Interactive
             var b = new byte[len];
             Marshal.Copy(p, b, 0, len);
             return Encoding.UTF8.GetString(b);
-        }
-
-        /// <summary>Reads a string the library returned and frees it with d365fo_string_free.</summary>
-        internal static string TakeString(IntPtr p)
-        {
-            try { return ReadUtf8(p); }
-            finally { if (p != IntPtr.Zero) StringFree(p); }
-        }
-
-        /// <summary>Calls d365fo_config with one JSON request; returns the result code and the answer or error JSON.</summary>
-        internal static int CallConfig(string requestJson, out string answer)
-        {
-            EnsureLoaded();
-            NativeEnvironment.Sync();
-            int rc = Config(Utf8(requestJson), out IntPtr outJson);
-            answer = TakeString(outJson);
-            return rc;
-        }
-
-        internal static string CoreVersion()
-        {
-            EnsureLoaded();
-            return ReadUtf8(Version());
         }
     }
 

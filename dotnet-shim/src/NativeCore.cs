@@ -8,9 +8,9 @@ namespace D365fo.Interactive
         public static string Version => Native.CoreVersion();
 
         /// <summary>The C ABI version the loaded library reports (checked against the cmdlets' at import).</summary>
-        public static uint AbiVersion { get { Native.EnsureLoaded(); return Native.AbiVersion(); } }
+        public static uint AbiVersion => Native.AbiVersion();
 
         /// <summary>The full path of the loaded native library.</summary>
-        public static string LibraryPath { get { Native.EnsureLoaded(); return Native.LibraryPath; } }
+        public static string LibraryPath => Native.LibraryPath;
     }
 }

@@ -1,24 +1,16 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.InteropServices;
-using System.Text;
 
 namespace D365fo.Interactive
 {
     /// <summary>Makes the native core see the environment variables as this PowerShell session sees them.
     /// On Linux and macOS, .NET keeps its own copy of the environment: `$env:D365FO_AUTHORITY = …` in a session
-    /// never reaches getenv() in native code (the core, ureq's proxy and TLS roots, arboard's DISPLAY, webbrowser's
-    /// BROWSER). Before each call into the core, the variables it reads are copied down when they differ. On Windows
-    /// both sides share the process environment block already.</summary>
+    /// never reaches getenv() in native code (the core, its proxy and TLS roots, the clipboard's DISPLAY, the
+    /// browser's BROWSER). Before each call into the core, the variables it reads (it names them: the
+    /// "environment" operation) are copied down when they differ. On Windows both share one environment block.</summary>
     internal static class NativeEnvironment
     {
-        private static readonly string[] Names =
-        {
-            "D365FO_AUTHORITY", "D365FO_ENDPOINT_VERSION", "D365FO_CLIENT_ID", "D365FO_NO_BROWSER", "D365FO_HTTP_TIMEOUT_SECS",
-            "D365FO_CONFIG_DIR", "D365FO_TEST_HOOKS",
-            "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy",
-            "SSL_CERT_FILE", "SSL_CERT_DIR", "DISPLAY", "WAYLAND_DISPLAY", "BROWSER", "XDG_CONFIG_HOME", "HOME", "APPDATA",
-        };
-
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate IntPtr GetEnvFn(byte[] name);
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate int SetEnvFn(byte[] name, byte[] value, int overwrite);
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate int UnsetEnvFn(byte[] name);
@@ -28,6 +20,7 @@ namespace D365fo.Interactive
         private static SetEnvFn _setenv;
         private static UnsetEnvFn _unsetenv;
         private static bool _unavailable;
+        private static List<string> _names;
 
         internal static void Sync()
         {
@@ -35,7 +28,8 @@ namespace D365fo.Interactive
             lock (Gate)
             {
                 if (!Bind()) return;
-                foreach (string name in Names)
+                if (_names == null) _names = AskCore();
+                foreach (string name in _names)
                 {
                     string managed = Environment.GetEnvironmentVariable(name);
                     byte[] key = Native.Utf8(name);
@@ -45,6 +39,19 @@ namespace D365fo.Interactive
                     else _setenv(key, Native.Utf8(managed), 1);
                 }
             }
+        }
+
+        private static List<string> AskCore()
+        {
+            var names = new List<string>();
+            if (Native.Call(Protocol.Environment(), 0, null, out string answer, syncEnvironment: false) != 0) return names;
+            try
+            {
+                foreach (object n in Json.List(Json.ParseObject(answer), "names"))
+                    if (n is string s) names.Add(s);
+            }
+            catch (FormatException) { }
+            return names;
         }
 
         private static bool Bind()

@@ -1,12 +1,13 @@
+using System;
 using System.Collections.Generic;
 using System.Management.Automation;
 
 namespace D365fo.Interactive
 {
-    /// <summary>The -RawOutput object: the token response's properties are note properties under their JSON
-    /// names (as Invoke-RestMethod gives them); the object itself converts to "Bearer &lt;access_token&gt;", so it
-    /// can be piped to Set-D365ODataTokenInSession. It has no public .NET properties, so nothing shows the
-    /// token except what the caller asks for by name.</summary>
+    /// <summary>The -RawOutput object: the token response's fields as note properties under their JSON names (as
+    /// Invoke-RestMethod gives them), plus ExpiresOn (a DateTimeOffset). The object converts to
+    /// "Bearer &lt;access_token&gt;", so it can be piped to Set-D365ODataTokenInSession. Its default view never
+    /// shows a token.</summary>
     public sealed class ODataToken
     {
         internal const string TypeName = "D365fo.Interactive.ODataToken";
@@ -17,14 +18,15 @@ namespace D365fo.Interactive
         /// <summary>"Bearer &lt;access_token&gt;", the value Set-D365ODataTokenInSession needs.</summary>
         public override string ToString() => _bearer;
 
-        internal static PSObject Create(List<KeyValuePair<string, object>> response, string accessToken)
+        internal static PSObject Create(TokenAnswer token)
         {
-            var pso = new PSObject(new ODataToken(accessToken));
+            var pso = new PSObject(new ODataToken(token.AccessToken));
             pso.TypeNames.Insert(0, TypeName);
-            foreach (var kv in response)
+            foreach (var kv in token.Response)
             {
                 pso.Properties.Add(new PSNoteProperty(kv.Key, ToPowerShell(kv.Value)));
             }
+            pso.Properties.Add(new PSNoteProperty("ExpiresOn", token.ExpiresOn.ToLocalTime()));
             return pso;
         }
 

@@ -2,9 +2,9 @@ using System.Management.Automation;
 
 namespace D365fo.Interactive
 {
-    /// <summary>Set-D365ActiveODataConfig: makes a configuration the active one, persisted or (-Temporary) for
-    /// this session only. Get-D365ODataTokenInteractive reads it at each call, so no re-import is needed.</summary>
-    [Cmdlet(VerbsCommon.Set, "D365ActiveODataConfig")]
+    /// <summary>Set-D365ActiveODataConfig: makes a configuration the active one, in the shared store or (-Temporary)
+    /// for this session only; d365fo.integrations loaded in the session sees the change at once.</summary>
+    [Cmdlet(VerbsCommon.Set, "D365ActiveODataConfig", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, HelpUri = HelpLinks.SetActiveConfig)]
     [OutputType(typeof(void))]
     public sealed class SetD365ActiveODataConfigCommand : PSCmdlet
     {
@@ -15,18 +15,20 @@ namespace D365fo.Interactive
         [Parameter]
         public SwitchParameter Temporary { get; set; }
 
-        /// <summary>Throws instead of warning (an addition: the original has no such switch).</summary>
+        /// <summary>Stops the script on a failure instead of warning (an addition: the original has no such switch).</summary>
         [Parameter]
         public SwitchParameter EnableException { get; set; }
 
         protected override void ProcessRecord()
         {
-            Native.EnsureLoaded();
-            var request = ConfigStore.Request("set_active", "name", Name, "temporary", Temporary.IsPresent);
-            if (!ConfigStore.Call(this, EnableException, request, Name, out var config)) return;
-            WriteVerbose(Temporary
-                ? $"The OData configuration '{Json.GetString(config, "name")}' is active for this session only."
-                : $"The OData configuration '{Json.GetString(config, "name")}' is now the active one.");
+            if (Core.Call(this, EnableException, Protocol.ConfigSetActive(Name, Temporary, true), Name) == null) return;
+            if (!ShouldProcess(Name, Temporary ? "Make the active OData configuration for this session" : "Make the active OData configuration")) return;
+            string answer = Core.Call(this, EnableException, Protocol.ConfigSetActive(Name, Temporary, false), Name);
+            if (answer == null) return;
+            ConfigChange change = ConfigChange.Parse(answer);
+            ConfigObjects.MirrorToPsFramework(this, change.Changes, true);
+            string chosen = change.Configs.Count > 0 ? change.Configs[0].Name : Name;
+            WriteVerbose(Temporary ? $"The OData configuration '{chosen}' is active for this session only." : $"The OData configuration '{chosen}' is now the active one.");
         }
     }
 }

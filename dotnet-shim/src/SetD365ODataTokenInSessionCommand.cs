@@ -1,10 +1,10 @@
-using System.Collections;
 using System.Management.Automation;
 
 namespace D365fo.Interactive
 {
-    /// <summary>Set-D365ODataTokenInSession: makes a bearer token the default -Token of every command for the session.</summary>
-    [Cmdlet(VerbsCommon.Set, "D365ODataTokenInSession")]
+    /// <summary>Set-D365ODataTokenInSession: makes a bearer token the default -Token of the D365 commands for the
+    /// rest of the session (see SessionDefault).</summary>
+    [Cmdlet(VerbsCommon.Set, "D365ODataTokenInSession", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, HelpUri = HelpLinks.SetTokenInSession)]
     [OutputType(typeof(void))]
     public sealed class SetD365ODataTokenInSessionCommand : PSCmdlet
     {
@@ -14,19 +14,9 @@ namespace D365fo.Interactive
 
         protected override void ProcessRecord()
         {
-            // Mutate the global dictionary, as the original's $Global:PSDefaultParameterValues['*:Token'] = … does;
-            // replacing the variable would lose the user's other defaults.
-            PSVariable v = SessionState.PSVariable.Get("global:PSDefaultParameterValues");
-            object value = v?.Value is PSObject p ? p.BaseObject : v?.Value;
-            if (value is IDictionary dict)
-            {
-                dict["*:Token"] = BearerToken;
-            }
-            else
-            {
-                SessionState.PSVariable.Set("global:PSDefaultParameterValues", new Hashtable { ["*:Token"] = BearerToken });
-            }
-            WriteVerbose("The bearer token is now the default value of -Token for all commands in this session.");
+            if (!ShouldProcess("-Token of the D365 commands in this session ($PSDefaultParameterValues['" + SessionDefault.Key + "'])", "Set the default")) return;
+            string kind = SessionDefault.Install(this, BearerToken);
+            WriteVerbose("The default -Token of the D365 commands in this session is now " + kind + ".");
         }
     }
 }

@@ -1,0 +1,71 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Management.Automation;
+
+namespace D365fo.Interactive
+{
+    /// <summary>The objects the configuration commands return, and what they do after a change.</summary>
+    internal static class ConfigObjects
+    {
+        /// <summary>Type name of the configuration objects; their view masks the client secret.</summary>
+        internal const string ConfigTypeName = "D365fo.Interactive.ODataConfig";
+
+        /// <summary>Type name with -ShowSecret: the same object, whose view shows the client secret.</summary>
+        internal const string ConfigWithSecretTypeName = "D365fo.Interactive.ODataConfigWithSecret";
+
+        /// <summary>Type name of the objects Get-D365ODataInteractiveSetting returns.</summary>
+        internal const string SettingTypeName = "D365fo.Interactive.ODataInteractiveSetting";
+
+        /// <summary>A configuration as d365fo.integrations returns it: its properties (the client secret is the
+        /// real value, as the original returns it; only the default view masks it), or a hashtable to splat.</summary>
+        internal static object ToOutput(ConfigRecord c, bool asHashtable, bool showSecret = false)
+        {
+            var values = new[]
+            {
+                ("name", (object)c.Name), ("tenant", c.Tenant), ("url", c.Url), ("systemurl", c.SystemUrl),
+                ("clientid", c.ClientId), ("clientsecret", c.ClientSecret),
+            };
+            if (asHashtable)
+            {
+                var h = new Hashtable(StringComparer.OrdinalIgnoreCase);
+                foreach (var (k, v) in values) h[k] = v;
+                return h;
+            }
+            var o = new PSObject();
+            // One type name of ours per object: the view depends on it.
+            o.TypeNames.Insert(0, showSecret ? ConfigWithSecretTypeName : ConfigTypeName);
+            foreach (var (k, v) in values) o.Properties.Add(new PSNoteProperty(k, v));
+            return o;
+        }
+
+        /// <summary>Makes a change of the store visible to d365fo.integrations in this session: mirrors the values into
+        /// PSFramework's live configuration (when PSFramework is loaded) and, when the active configuration changed,
+        /// refreshes the original's module variables the way its own Set-D365ActiveODataConfig does.</summary>
+        internal static void MirrorToPsFramework(PSCmdlet cmdlet, List<StoreChange> changes, bool activeChanged)
+        {
+            if (changes.Count == 0) return;
+            var names = new List<string>();
+            var values = new List<object>();
+            foreach (StoreChange c in changes) { names.Add(c.FullName); values.Add(c.Value); }
+            try
+            {
+                cmdlet.InvokeCommand.InvokeScript(false, LiveMirror, null, names.ToArray(), values.ToArray(), activeChanged);
+                cmdlet.WriteVerbose("The change is also in PSFramework's configuration in this session, where d365fo.integrations reads it.");
+            }
+            catch (RuntimeException e)
+            {
+                cmdlet.WriteWarning("The change is saved, but d365fo.integrations in this session could not be told (" + e.Message + "); it sees the change after it is imported again.");
+            }
+        }
+
+        private static readonly ScriptBlock LiveMirror = ScriptBlock.Create(@"
+param([string[]] $Names, [object[]] $Values, [bool] $ActiveChanged)
+if (-not (Get-Module PSFramework)) { return }
+for ($i = 0; $i -lt $Names.Count; $i++) { PSFramework\Set-PSFConfig -FullName $Names[$i] -Value $Values[$i] }
+$integrations = Get-Module d365fo.integrations
+if ($ActiveChanged -and $integrations) {
+    & $integrations { if (Get-Command Update-ODataVariables -CommandType Function -ErrorAction Ignore) { Update-ODataVariables } }
+}");
+    }
+}
