@@ -6,21 +6,23 @@ BeforeAll {
     $script:Tenant = 'contoso.onmicrosoft.com'
     $script:Resource = 'https://contoso.operations.dynamics.com'
     $savedEnv = @{}
-    foreach ($k in 'D365FO_AUTHORITY', 'D365FO_ENDPOINT_VERSION', 'D365FO_CLIENT_ID', 'D365FO_NO_BROWSER', 'D365FO_CONFIG_DIR', 'XDG_CONFIG_HOME', 'DISPLAY', 'BROWSER') {
+    foreach ($k in 'D365FO_AUTHORITY', 'D365FO_ENDPOINT_VERSION', 'D365FO_CLIENT_ID', 'D365FO_NO_BROWSER', 'D365FO_CONFIG_FILE', 'XDG_CONFIG_HOME', 'DISPLAY', 'BROWSER') {
         $savedEnv[$k] = [Environment]::GetEnvironmentVariable($k)
     }
-    $env:D365FO_CONFIG_DIR = Join-Path $TestDrive 'config'
+    $env:D365FO_CONFIG_FILE = $null
     $env:XDG_CONFIG_HOME = Join-Path $TestDrive 'xdg'
     $env:D365FO_NO_BROWSER = '1'
     $env:DISPLAY = $null
 
     function Invoke-SignIn {
         <# Runs the cmdlet in a fresh runspace (as a user's session) and returns everything it produced:
-           output, each stream, the $Error list, and the terminating exception if any. #>
-        param([hashtable] $Parameters = @{}, [switch] $Async)
+           output, each stream, the $Error list, $? after the call, and the terminating error if any. The
+           token cache is process-wide, so every call signs in anew (-Force) unless a test says otherwise. #>
+        param([hashtable] $Parameters = @{}, [switch] $Async, [switch] $Reuse)
+        if (-not $Reuse -and -not $Parameters.ContainsKey('Force')) { $Parameters = $Parameters.Clone(); $Parameters.Force = $true }
         $ps = [powershell]::Create()
-        # A caller's try/catch is how a script sees -EnableException's terminating error.
-        $null = $ps.AddScript('param($m, $p) Import-Module $m; try { Get-D365ODataTokenInteractive @p } catch { $global:CaughtError = $_ }').AddArgument($ModuleManifest).AddArgument($Parameters)
+        # A caller's try/catch is how a script sees a terminating error.
+        $null = $ps.AddScript('param($m, $p) Import-Module $m; try { Get-D365ODataTokenInteractive @p; $global:QuestionMark = $? } catch { $global:CaughtError = $_ }').AddArgument($ModuleManifest).AddArgument($Parameters)
         if ($Async) { return $ps }
         $thrown = $null
         $output = $ps.Invoke()
@@ -35,6 +37,7 @@ BeforeAll {
             Information = @($ps.Streams.Information | ForEach-Object { "$($_.MessageData)" })
             Progress    = @($ps.Streams.Progress)
             ErrorList   = @($ps.Runspace.SessionStateProxy.GetVariable('Error'))
+            Succeeded   = $ps.Runspace.SessionStateProxy.GetVariable('QuestionMark')
             Thrown      = $thrown
         }
         $ps.Runspace.Dispose()
@@ -102,12 +105,20 @@ Describe 'Signing in with the v1 endpoints (the default)' {
         ($first.ms - $dc.ms) | Should -BeLessThan 4000
     }
 
-    It 'shows the server''s message with the URL and code, and what happened to clipboard and browser, on the host' {
+    It 'shows the page and the code once, one deadline as a time, and what happened to clipboard and browser, in plain words' {
         $text = $r.Information -join "`n"
-        $text | Should -Match 'To sign in, use a web browser to open the page http://127\.0\.0\.1:\d+/devicelogin'
-        $text | Should -Match 'enter the code [A-Z0-9]+'
-        $text | Should -Match 'Not opening a browser'
-        $text | Should -Match 'clipboard'
+        $text -match 'To sign in, open (http://127\.0\.0\.1:\d+/devicelogin) and enter the code ([A-Z0-9]+)' | Should -BeTrue
+        $page, $code = $Matches[1], $Matches[2]
+        ([regex]::Matches($text, [regex]::Escape($code))).Count | Should -Be 1
+        ([regex]::Matches($text, [regex]::Escape($page))).Count | Should -Be 1
+        $text | Should -Match 'Waiting until \d{1,2}:\d{2}:\d{2}.* \(5 minutes, the -Timeout\); Ctrl\+C stops\.'
+        $text | Should -Match 'No browser was opened: D365FO_NO_BROWSER is set\.'
+        $text | Should -Match 'The code is not on your clipboard: there is no graphical display here'
+        $text | Should -Not -MatchExactly 'DISPLAY|WAYLAND'
+    }
+
+    It 'says who signed in, for which resource, and until when' {
+        ($r.Information -join "`n") | Should -Match "Signed in as test\.user@local-test-authority\.invalid for $([regex]::Escape($Resource)); the token is valid until \d"
     }
 
     It 'reports progress while waiting and completes it at the end' {
@@ -115,12 +126,13 @@ Describe 'Signing in with the v1 endpoints (the default)' {
         $r.Progress[-1].RecordType | Should -Be 'Completed'
     }
 
-    It 'never shows the access token, the refresh token or the device code' {
-        $fb = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; Verbose = $true; Debug = $true }
-        $raw = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; RawOutput = $true }
-        $secrets = @($raw.Output[0].access_token, $raw.Output[0].refresh_token) + @(Get-Polls (Get-FakeAuthorityLog $fa) | ForEach-Object { $_.form.device_code } | Select-Object -Unique)
+    It 'never shows the access token, the refresh token or the device code of that sign-in in any stream' {
+        $fb = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; Verbose = $true; Debug = $true; RawOutput = $true }
+        $own = $fb.Output[0]
+        $signin = @(Invoke-RestMethod -Uri "$($fa.Url)/_test/signins" -NoProxy | ForEach-Object { $_ } | Where-Object access_token -eq $own.access_token)
+        $signin.Count | Should -Be 1 -Because 'the secrets searched for are this sign-in''s'
         $fb.Verbose.Count | Should -BeGreaterThan 0
-        foreach ($s in $secrets) {
+        foreach ($s in $own.access_token, $own.refresh_token, $signin[0].device_code) {
             $s | Should -Not -BeNullOrEmpty
             (Get-AllText $fb).Contains($s) | Should -BeFalse
         }
@@ -143,6 +155,8 @@ Describe '-RawOutput' {
         $t.resource | Should -Be $Resource
         $t.expires_on | Should -BeOfType [string]
         "$t" | Should -Be "Bearer $($t.access_token)"
+        $t.ExpiresOn | Should -BeOfType [DateTimeOffset]
+        [Math]::Abs(($t.ExpiresOn.ToUnixTimeSeconds() - [long]$t.expires_on)) | Should -BeLessOrEqual 5
     }
 
     It 'returns the v2 fields (scope, expires_in as a number) with D365FO_ENDPOINT_VERSION=v2, asking for the url + /.default' {
@@ -161,7 +175,7 @@ Describe '-RawOutput' {
     It 'pipes into Set-D365ODataTokenInSession, which stores the same Bearer string' {
         $env:D365FO_ENDPOINT_VERSION = $null
         $ps = [powershell]::Create()
-        $null = $ps.AddScript('param($m, $t, $u) Import-Module $m; Get-D365ODataTokenInteractive -Tenant $t -Url $u -RawOutput | Set-D365ODataTokenInSession; $global:PSDefaultParameterValues["*:Token"]').AddArgument($ModuleManifest).AddArgument($Tenant).AddArgument($Resource)
+        $null = $ps.AddScript('param($m, $t, $u) Import-Module $m; function Get-D365Probe { [CmdletBinding()] param([string] $Token) $Token }; Get-D365ODataTokenInteractive -Tenant $t -Url $u -RawOutput -Force | Set-D365ODataTokenInSession; Get-D365Probe').AddArgument($ModuleManifest).AddArgument($Tenant).AddArgument($Resource)
         $out = $ps.Invoke()
         $ps.Dispose()
         "$($out[-1])" | Should -Match '^Bearer [A-Za-z0-9_-]+\.'
@@ -169,7 +183,7 @@ Describe '-RawOutput' {
 
     It 'pipes the plain output into Set-D365ODataTokenInSession (the original pipeline)' {
         $ps = [powershell]::Create()
-        $null = $ps.AddScript('param($m, $t, $u) Import-Module $m; $b = Get-D365ODataTokenInteractive $t $u; $b | Set-D365ODataTokenInSession; ($global:PSDefaultParameterValues["*:Token"] -eq $b)').AddArgument($ModuleManifest).AddArgument($Tenant).AddArgument($Resource)
+        $null = $ps.AddScript('param($m, $t, $u) Import-Module $m; function Get-D365Probe { [CmdletBinding()] param([string] $Token) $Token }; $b = Get-D365ODataTokenInteractive $t $u -Force; $b | Set-D365ODataTokenInSession; ((Get-D365Probe) -eq $b)').AddArgument($ModuleManifest).AddArgument($Tenant).AddArgument($Resource)
         $out = $ps.Invoke()
         $ps.Dispose()
         $out[-1] | Should -BeTrue
@@ -179,47 +193,70 @@ Describe '-RawOutput' {
 Describe 'When the sign-in does not succeed' {
     AfterEach { Stop-FakeAuthority $script:fa; $script:fa = $null }
 
-    It 'reports a declined sign-in as a warning and an error record, with no output and no throw' {
-        $script:fa = Start-FakeAuthority @('--interval', '1', '--scenario', 'decline'); $env:D365FO_AUTHORITY = $fa.Url
+    # What the authority or the network says stops the script, as the original's rethrow does.
+    It 'stops with <Id> (<Category>) when <Case>, with or without -EnableException, in plain words' -TestCases @(
+        @{ Case = 'the person declines'; Scenario = 'decline'; Id = 'SignInDeclined'; Category = 'PermissionDenied'; Words = 'declined' }
+        @{ Case = 'the authority says the code expired'; Scenario = 'expire'; Id = 'DeviceCodeExpired'; Category = 'OperationTimeout'; Words = 'code expired before the sign-in was completed' }
+        @{ Case = 'the client is not a public client'; Scenario = 'invalid-client'; Id = 'AuthorityError'; Category = 'SecurityError'; Words = 'public client' }
+        @{ Case = 'the answer is garbage'; Scenario = 'malformed-json'; Id = 'InvalidAuthorityResponse'; Category = 'InvalidResult'; Words = 'not valid JSON' }
+    ) {
+        $script:fa = Start-FakeAuthority @('--interval', '1', '--scenario', $Scenario); $env:D365FO_AUTHORITY = $fa.Url
+        foreach ($enable in $false, $true) {
+            $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; EnableException = $enable }
+            $r.Thrown | Should -Not -BeNullOrEmpty -Because "EnableException=$enable"
+            $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -Be $Id
+            $r.Thrown.ErrorRecord.CategoryInfo.Category | Should -Be $Category
+            $r.Thrown.Message | Should -Match $Words
+            $r.Thrown.Message | Should -Not -Match '[{}]' -Because 'no raw JSON'
+            $r.Warning | Should -BeNullOrEmpty
+            $r.Output.Count | Should -Be 0
+        }
+    }
+
+    It 'ends a script at a declined sign-in, as the original does' {
+        $script:fa = Start-FakeAuthority @('--interval', '1', '--scenario', 'decline')
+        $c = Invoke-ChildPwsh -Environment @{ D365FO_AUTHORITY = $fa.Url; D365FO_NO_BROWSER = '1'; XDG_CONFIG_HOME = (Join-Path $TestDrive 'child'); DISPLAY = $null } -Command "Import-Module '$ModuleManifest'; 'before'; Get-D365ODataTokenInteractive -Tenant $Tenant -Url $Resource | Set-D365ODataTokenInSession; 'after'"
+        $c.StdOut | Should -Match 'before'
+        $c.StdOut | Should -Not -Match 'after'
+        $c.ExitCode | Should -Not -Be 0
+    }
+
+    It 'reports an authority that is down as a network error that stops the script' {
+        $env:D365FO_AUTHORITY = "http://127.0.0.1:$(Get-FreeLoopbackPort)"
         $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource }
-        $r.Thrown | Should -BeNullOrEmpty
-        $r.Output.Count | Should -Be 0
-        $r.Warning.Count | Should -Be 1
-        $r.Warning[0] | Should -Match 'the sign-in was declined'
-        $r.ErrorList[0].FullyQualifiedErrorId | Should -Be 'SignInDeclined'
-        $r.ErrorList[0].CategoryInfo.Category | Should -Be 'PermissionDenied'
+        $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -Be 'NetworkError'
+        $r.Thrown.ErrorRecord.CategoryInfo.Category | Should -Be 'ConnectionError'
     }
 
-    It 'throws a terminating error for a declined sign-in with -EnableException' {
-        $script:fa = Start-FakeAuthority @('--interval', '1', '--scenario', 'decline'); $env:D365FO_AUTHORITY = $fa.Url
-        $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; EnableException = $true }
-        $r.Thrown | Should -Not -BeNullOrEmpty
-        $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -BeLike 'SignInDeclined,*'
-        $r.Thrown.Message | Should -Match 'the sign-in was declined'
-        $r.Warning | Should -BeNullOrEmpty
-        $r.Output.Count | Should -Be 0
-    }
-
-    It 'reports an expired code' {
-        $script:fa = Start-FakeAuthority @('--interval', '1', '--scenario', 'expire'); $env:D365FO_AUTHORITY = $fa.Url
-        $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; EnableException = $true }
-        $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -BeLike 'DeviceCodeExpired,*'
-        $r.Thrown.Message | Should -Match 'the code expired'
-    }
-
-    It 'stops at -Timeout with its own words' {
+    # A timeout (or the code's own lifetime running out) warns and returns nothing, as the original does.
+    It 'warns at -Timeout with its own words, returns nothing, and leaves $? false and the record in $Error' {
         $script:fa = Start-FakeAuthority @('--interval', '1', '--approve-after-secs', '3600'); $env:D365FO_AUTHORITY = $fa.Url
         $sw = [Diagnostics.Stopwatch]::StartNew()
         $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; Timeout = 2 }
         $sw.Elapsed.TotalSeconds | Should -BeLessThan 10
+        $r.Thrown | Should -BeNullOrEmpty
+        $r.Output.Count | Should -Be 0
+        $r.Warning.Count | Should -Be 1
         $r.Warning[0] | Should -Match 'timed out after 2 seconds \(-Timeout\)'
-        $r.ErrorList[0].FullyQualifiedErrorId | Should -Be 'SignInTimedOut'
+        $r.Error | Should -BeNullOrEmpty -Because 'the warning is the one message shown'
+        $r.ErrorList[0].FullyQualifiedErrorId | Should -Be 'SignInTimedOut,D365fo.Interactive.GetD365ODataTokenInteractiveCommand'
+        $r.Succeeded | Should -BeFalse
     }
 
-    It 'stops when the device code expires before -Timeout, saying so' {
+    It 'stops instead at -Timeout with <How>' -TestCases @(@{ How = '-EnableException'; Extra = @{ EnableException = $true } }, @{ How = '-ErrorAction Stop'; Extra = @{ ErrorAction = 'Stop' } }) {
+        $script:fa = Start-FakeAuthority @('--interval', '1', '--approve-after-secs', '3600'); $env:D365FO_AUTHORITY = $fa.Url
+        $p = @{ Tenant = $Tenant; Url = $Resource; Timeout = 2 } + $Extra
+        $r = Invoke-SignIn $p
+        $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -Be 'SignInTimedOut'
+        $r.Warning | Should -BeNullOrEmpty
+    }
+
+    It 'warns when the code''s own lifetime ends before -Timeout, saying so' {
         $script:fa = Start-FakeAuthority @('--interval', '1', '--expires-in', '2', '--approve-after-secs', '3600'); $env:D365FO_AUTHORITY = $fa.Url
         $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource }
-        $r.Warning[0] | Should -Match 'the device code expired after 2 seconds'
+        $r.Thrown | Should -BeNullOrEmpty
+        $r.Warning[0] | Should -Match 'the code expired after 2 seconds without a sign-in'
+        ($r.Information -join "`n") | Should -Match '\(2 seconds, when the code expires\)'
     }
 
     It 'adds 5 seconds to the wait after slow_down' {
@@ -237,30 +274,18 @@ Describe 'When the sign-in does not succeed' {
         $r.Output[0] | Should -Match '^Bearer '
         $r.Warning | Should -BeNullOrEmpty
     }
-
-    It 'reports a garbage answer clearly' {
-        $script:fa = Start-FakeAuthority @('--interval', '1', '--scenario', 'malformed-json'); $env:D365FO_AUTHORITY = $fa.Url
-        $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; EnableException = $true }
-        $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -BeLike 'InvalidAuthorityResponse,*'
-        $r.Thrown.ErrorRecord.CategoryInfo.Category | Should -Be 'InvalidResult'
-    }
-
-    It 'reports an authority that is down as a network error' {
-        $env:D365FO_AUTHORITY = "http://127.0.0.1:$(Get-FreeLoopbackPort)"
-        $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; EnableException = $true }
-        $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -BeLike 'NetworkError,*'
-        $r.Thrown.ErrorRecord.CategoryInfo.Category | Should -Be 'ConnectionError'
-    }
 }
 
 Describe 'Parameters that cannot work' {
     BeforeAll { $script:fa = Start-FakeAuthority @('--interval', '1', '--approve-after-polls', '1'); $env:D365FO_AUTHORITY = $fa.Url }
     AfterAll { Stop-FakeAuthority $fa }
 
-    It 'gives the original message when no Url is given and no configuration is active' {
+    It 'gives the original message when no Url is given and no configuration is active, with $? false' {
         $r = Invoke-SignIn @{ Tenant = $Tenant }
+        $r.Thrown | Should -BeNullOrEmpty
         $r.Warning[0] | Should -Match ([regex]::Escape("It seems that you didn't supply a valid value for the Url parameter. You need specify the Url parameter or add a configuration with the Add-D365ODataConfig cmdlet."))
-        $r.ErrorList[0].FullyQualifiedErrorId | Should -Be 'UrlMissing'
+        $r.ErrorList[0].FullyQualifiedErrorId | Should -Be 'UrlMissing,D365fo.Interactive.GetD365ODataTokenInteractiveCommand'
+        $r.Succeeded | Should -BeFalse
     }
 
     It 'refuses a tenant that is not a GUID or a domain name before sending anything' -TestCases @(
@@ -269,20 +294,20 @@ Describe 'Parameters that cannot work' {
         param($T)
         $before = (Get-FakeAuthorityLog $fa).Count
         $r = Invoke-SignIn @{ Tenant = $T; Url = $Resource; EnableException = $true }
-        $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -BeLike 'InvalidParameter,*'
+        $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -Be 'InvalidParameter'
         $r.Thrown.Message | Should -Match 'tenant'
         (Get-FakeAuthorityLog $fa).Count | Should -Be $before
     }
 
     It 'refuses a Url that is not an absolute http(s) URL' {
         $r = Invoke-SignIn @{ Tenant = $Tenant; Url = 'contoso.operations.dynamics.com'; EnableException = $true }
-        $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -BeLike 'InvalidParameter,*'
+        $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -Be 'InvalidParameter'
     }
 
     It 'refuses a -Timeout of <Timeout>' -TestCases @(@{ Timeout = 0 }, @{ Timeout = -5 }) {
         param($Timeout)
         $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; Timeout = $Timeout; EnableException = $true }
-        $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -BeLike 'InvalidParameter,*'
+        $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -Be 'InvalidParameter'
         $r.Thrown.Message | Should -Match 'Timeout'
     }
 }
@@ -313,7 +338,7 @@ Describe 'Ctrl+C' {
         try {
             $ps2 = [powershell]::Create()
             $ps2.Runspace = $rs
-            $null = $ps2.AddScript('param($a, $t, $u) $env:D365FO_AUTHORITY = $a; Get-D365ODataTokenInteractive -Tenant $t -Url $u').AddArgument($fb.Url).AddArgument($Tenant).AddArgument($Resource)
+            $null = $ps2.AddScript('param($a, $t, $u) $env:D365FO_AUTHORITY = $a; Get-D365ODataTokenInteractive -Tenant $t -Url $u -Force').AddArgument($fb.Url).AddArgument($Tenant).AddArgument($Resource)
             $out = $ps2.Invoke()
             $out[0] | Should -Match '^Bearer '
             $ps2.Dispose()
@@ -358,9 +383,10 @@ Describe 'Clipboard and browser on a desktop (Xvfb)' -Skip:(-not (Get-Command Xv
         $r.Output[0] | Should -Match '^Bearer '
         ($r.Information -join "`n") -match 'enter the code ([A-Z0-9-]+)' | Should -BeTrue
         $code = $Matches[1]
-        ($r.Information -join "`n") | Should -Match "The device code $code has been copied into your clipboard"
+        ($r.Information -join "`n") | Should -Match 'The code is on your clipboard\.'
         $clip = & xclip -o -selection clipboard
-        $clip | Should -Be $code
+        $code | Should -Not -BeNullOrEmpty
+        $clip | Should -BeExactly $code
     }
 
     It 'opens the verification URL with the browser named by $BROWSER' {
@@ -372,7 +398,7 @@ Describe 'Clipboard and browser on a desktop (Xvfb)' -Skip:(-not (Get-Command Xv
         $deadline = [DateTime]::UtcNow.AddSeconds(5)
         while (-not (Test-Path $recorded) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
         (Get-Content $recorded) | Should -Be "$($fa.Url)/devicelogin"
-        ($r.Information -join "`n") | Should -Match 'The default browser has been started'
+        ($r.Information -join "`n") | Should -Match 'Your browser has opened the sign-in page\.'
         $env:D365FO_NO_BROWSER = '1'
     }
 }
@@ -382,8 +408,9 @@ Describe 'Output captured in a variable' {
     AfterAll { Stop-FakeAuthority $fa }
 
     It 'still shows the code on the host when the token goes into a variable' {
-        $r = Invoke-ChildPwsh -Environment @{ D365FO_AUTHORITY = $fa.Url; D365FO_NO_BROWSER = '1'; D365FO_CONFIG_DIR = (Join-Path $TestDrive 'child-config'); DISPLAY = $null } -Command "Import-Module '$ModuleManifest'; `$t = Get-D365ODataTokenInteractive -Tenant $Tenant -Url $Resource; 'captured:' + `$t.StartsWith('Bearer ')"
+        $r = Invoke-ChildPwsh -Environment @{ D365FO_AUTHORITY = $fa.Url; D365FO_NO_BROWSER = '1'; XDG_CONFIG_HOME = (Join-Path $TestDrive 'child-config'); DISPLAY = $null } -Command "Import-Module '$ModuleManifest'; `$t = Get-D365ODataTokenInteractive -Tenant $Tenant -Url $Resource; 'captured:' + `$t.StartsWith('Bearer ')"
         $r.StdOut | Should -Match 'enter the code [A-Z0-9]+'
+        $r.StdOut | Should -Match 'Signed in as '
         $r.StdOut | Should -Match 'captured:True'
     }
 }

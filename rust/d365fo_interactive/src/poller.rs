@@ -125,11 +125,11 @@ impl Poller {
                 return Some(format!("the authority asked to slow down; polling every {} s from now on", self.interval.as_secs()));
             }
             PollOutcome::Reply(TokenReply::Declined(e)) => {
-                self.finished = Some(Err(e.to_core(Code::Declined, format!("the sign-in was declined ({})", e.summary()))));
+                self.finished = Some(Err(e.to_core(Code::Declined, format!("the sign-in was declined at the sign-in page (the authority said: {})", e.summary()))));
                 return None;
             }
             PollOutcome::Reply(TokenReply::Expired(e)) => {
-                let err = e.to_core(Code::CodeExpired, format!("the code expired before the sign-in was completed ({})", e.summary()));
+                let err = e.to_core(Code::CodeExpired, format!("the code expired before the sign-in was completed (the authority said: {})", e.summary()));
                 self.finished = Some(Err(err.with("source", "authority")));
                 return None;
             }

@@ -82,6 +82,34 @@ impl OAuthError {
     }
 }
 
+/// What an OAuth error means for a person, as one clause: the well-known AADSTS codes in plain words, else the
+/// OAuth error's meaning. The authority's own words follow it in messages.
+pub fn plain_cause(e: &OAuthError) -> &'static str {
+    let known = match e.aadsts.as_deref().unwrap_or("") {
+        "AADSTS7000218" => Some("the application (client id) may not use the device code flow: in its app registration allow public client flows, or use another client id"),
+        "AADSTS700016" => Some("the application (client id) is not known in this tenant"),
+        "AADSTS90002" | "AADSTS900023" => Some("the tenant was not found; check -Tenant"),
+        "AADSTS50196" => Some("the authority saw too many requests in a short time (loop detection); wait a minute and try again"),
+        "AADSTS65001" | "AADSTS65002" => Some("the application needs consent for this resource in this tenant"),
+        "AADSTS53003" => Some("a Conditional Access policy of the tenant blocked the sign-in"),
+        "AADSTS50097" | "AADSTS53000" | "AADSTS530033" => Some("the tenant requires a registered or compliant device, which a device code sign-in cannot prove"),
+        "AADSTS500011" => Some("the resource (-Url) is not known in this tenant; check the environment URL"),
+        "AADSTS50076" | "AADSTS50079" => Some("multi-factor authentication is required"),
+        "AADSTS70000" | "AADSTS70018" | "AADSTS54005" => Some("the authority did not accept the code"),
+        _ => None,
+    };
+    known.unwrap_or(match e.error.as_str() {
+        "invalid_client" => "the authority refused the application (client id)",
+        "unauthorized_client" => "the application may not sign in this way",
+        "invalid_grant" | "bad_verification_code" => "the authority did not accept the code",
+        "invalid_scope" | "invalid_resource" => "the authority does not know the resource (-Url)",
+        "interaction_required" => "the authority requires an interactive sign-in",
+        "access_denied" | "authorization_declined" => "access was denied",
+        "invalid_request" => "the authority refused the request",
+        _ => "the authority refused",
+    })
+}
+
 /// What one token poll means for the poller.
 #[derive(Debug, Clone)]
 pub enum TokenReply {
@@ -251,7 +279,10 @@ pub fn parse_device_code(reply: &HttpReply, host: &str) -> CoreResult<DeviceCode
     let s = reply.status;
     let device_code_text = obj.get("device_code").and_then(Value::as_str).unwrap_or("");
     if let Some(err) = oauth_error(&obj, s, &[device_code_text]) {
-        return Err(err.to_core(Code::AuthorityError, format!("the authority refused the device code request: {} (HTTP {s})", err.summary())));
+        return Err(err.to_core(
+            Code::AuthorityError,
+            format!("the device code request was refused: {} (the authority said: {}; HTTP {s})", plain_cause(&err), err.summary()),
+        ));
     }
     if !(200..300).contains(&s) {
         return Err(protocol(format!("the authority {host} answered the device code request with HTTP {s} and no OAuth error"), s));
@@ -382,7 +413,10 @@ pub fn classify_token_reply(reply: &HttpReply, host: &str, secrets: &[&str]) -> 
                 error: err.to_core(Code::AuthorityError, format!("the authority answered with an error: {} (HTTP {s})", err.summary())),
                 retry_after: reply.retry_after,
             },
-            _ => TokenReply::Fatal(err.to_core(Code::AuthorityError, format!("the authority refused the sign-in: {} (HTTP {s})", err.summary()))),
+            _ => TokenReply::Fatal(err.to_core(
+                Code::AuthorityError,
+                format!("the sign-in was refused: {} (the authority said: {}; HTTP {s})", plain_cause(&err), err.summary()),
+            )),
         };
     }
     if is_transient_status(s) {
@@ -530,6 +564,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn refusals_name_the_cause_in_plain_words() {
+        let r = reply(401, r#"{"error":"invalid_client","error_description":"AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.\r\nTrace ID: t"}"#);
+        let TokenReply::Fatal(e) = classify_token_reply(&r, "h", &[]) else { panic!() };
+        assert!(e.message.starts_with("the sign-in was refused: the application (client id) may not use the device code flow"), "{}", e.message);
+        assert!(e.message.contains("AADSTS7000218") && !e.message.contains('{'), "{}", e.message);
+        let r = reply(400, r#"{"error":"invalid_request","error_description":"AADSTS90002: Tenant 'x' not found."}"#);
+        let e = parse_device_code(&r, "h").unwrap_err();
+        assert!(e.message.contains("the tenant was not found"), "{}", e.message);
+        let unknown = OAuthError { error: "weird".into(), description: None, aadsts: None, http_status: 400 };
+        assert_eq!(plain_cause(&unknown), "the authority refused");
     }
 
     #[test]
