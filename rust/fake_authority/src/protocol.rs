@@ -21,6 +21,14 @@ impl Version {
     }
 }
 
+/// The two requests of the device flow: asking for a code, and polling (or redeeming) at the token endpoint.
+/// Scenarios use it to say where a fault strikes; recorded answers to say which request they answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    DeviceCode,
+    Token,
+}
+
 /// An OAuth error body as Entra writes it.
 pub fn error_body(base_url: &str, error: &str, aadsts: Option<u32>, text: &str) -> Value {
     let trace = guid();
