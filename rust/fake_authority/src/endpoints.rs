@@ -34,26 +34,18 @@ fn scenario_for(state: &State, tenant: &str) -> Result<Scenario, String> {
     }
 }
 
+/// The only grant type the device-code poll accepts, on v1 and v2: the v2 device-code doc's
+/// (`grant_type` "Must be `urn:ietf:params:oauth:grant-type:device_code`") and RFC 8628 §3.4's.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
 fn missing_parameter(state: &State, rq: Request, name: &str) {
-    send_error(
-        &state.base_url,
-        rq,
-        400,
-        "invalid_request",
-        Some(900144),
-        &format!("The request body must contain the following parameter: '{name}'."),
-    );
+    send_error(&state.base_url, rq, &protocol::missing_parameter(name));
 }
 
 pub fn device_code(state: &State, rq: Request, tenant: &str, version: Version, field: Field) {
     let scenario = match scenario_for(state, tenant) {
         Ok(s) => s,
-        Err(_) => {
-            let text = format!(
-                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
-            );
-            return send_error(&state.base_url, rq, 400, "invalid_request", Some(90002), &text);
-        }
+        Err(_) => return send_error(&state.base_url, rq, &protocol::tenant_not_found(tenant)),
     };
     let Some(client_id) = field("client_id").filter(|c| !c.is_empty()) else { return missing_parameter(state, rq, "client_id") };
     let resource = match version {
@@ -74,10 +66,7 @@ pub fn device_code(state: &State, rq: Request, tenant: &str, version: Version, f
         }
     }
     if scenario.kind == Kind::DeviceCodeError200 {
-        let text = format!(
-            "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
-        );
-        return send_error(&state.base_url, rq, 200, "invalid_client", Some(700016), &text);
+        return send_error(&state.base_url, rq, &protocol::app_not_found_on_200(&client_id, tenant));
     }
     let now = Instant::now();
     let user_code = util::user_code();
@@ -108,7 +97,7 @@ pub fn device_code(state: &State, rq: Request, tenant: &str, version: Version, f
 
 /// What to answer a poll with, decided under the lock and sent after it.
 enum Answer {
-    Error(u16, &'static str, Option<u32>, String),
+    Error(protocol::EntraError),
     Fault(Kind),
     Token(serde_json::Value),
 }
@@ -116,23 +105,12 @@ enum Answer {
 pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: Field, received: Instant) {
     let base_url = state.base_url.as_str();
     let grant = field("grant_type").unwrap_or_default();
-    let urn = "urn:ietf:params:oauth:grant-type:device_code";
-    let grant_ok = match version {
-        Version::V1 => grant == urn || grant == "device_code",
-        Version::V2 => grant == urn,
-    };
     if grant.is_empty() {
         return missing_parameter(state, rq, "grant_type");
     }
-    if !grant_ok {
-        return send_error(
-            base_url,
-            rq,
-            400,
-            "unsupported_grant_type",
-            Some(70003),
-            &format!("The app requested an unsupported grant type '{grant}'."),
-        );
+    if grant != DEVICE_CODE_GRANT {
+        // v1 once also took `device_code` (ADAL's spelling); the documented grant is the only one now.
+        return send_error(base_url, rq, &protocol::unsupported_grant_type(&grant));
     }
     let Some(client_id) = field("client_id").filter(|c| !c.is_empty()) else { return missing_parameter(state, rq, "client_id") };
     let code = match version {
@@ -149,28 +127,13 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
     let opts = &state.opts;
     let (answer, delay) = {
         let mut all = lock(&state.signins);
-        let Some(si) = all.iter_mut().find(|s| s.device_code == code) else {
+        // A code issued for another tenant, client or endpoint version is not recognized either.
+        let found =
+            all.iter_mut().find(|s| s.device_code == code && s.tenant == tenant && s.client_id == client_id && s.version == version);
+        let Some(si) = found else {
             drop(all);
-            return send_error(
-                base_url,
-                rq,
-                400,
-                "invalid_grant",
-                Some(70000),
-                "The provided value for the input parameter 'device_code' is not valid.",
-            );
+            return send_error(base_url, rq, &protocol::bad_verification_code());
         };
-        if si.tenant != tenant || si.client_id != client_id || si.version != version {
-            drop(all);
-            return send_error(
-                base_url,
-                rq,
-                400,
-                "invalid_grant",
-                Some(70000),
-                "The provided value for the input parameter 'device_code' is not valid. It was issued for another tenant, client or endpoint.",
-            );
-        }
         si.polls += 1;
         let poll = si.polls;
         let since = received.saturating_duration_since(si.last_seen);
@@ -178,80 +141,33 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
         let sc = si.scenario;
         let token_fault = sc.stage == Stage::Token && is_fault(sc.kind) && sc.kind != Kind::ExtraFields && sc.kind != Kind::SlowResponse;
         let delay = (sc.stage == Stage::Token && sc.kind == Kind::SlowResponse).then(|| Duration::from_secs_f64(opts.delay_secs));
-        let expired = received >= si.issued + Duration::from_secs(opts.expires_in);
-        let expired_answer = || match version {
-            Version::V2 => Answer::Error(
-                400,
-                "expired_token",
-                Some(70020),
-                "The provided value for the input parameter 'device_code' is not valid. This device code has expired.".into(),
-            ),
-            Version::V1 => Answer::Error(400, "code_expired", Some(70019), "Verification code expired.".into()),
+        let past_expiry = received >= si.issued + Duration::from_secs(opts.expires_in);
+        use protocol::{
+            already_redeemed, authorization_pending, declined, expired, loop_detected, public_client_flows_disabled, slow_down,
         };
-        let declined_answer = || match version {
-            Version::V2 => {
-                Answer::Error(400, "authorization_declined", Some(65004), "The user declined the sign-in on the device login page.".into())
-            }
-            Version::V1 => {
-                Answer::Error(400, "access_denied", Some(65004), "The user declined the sign-in on the device login page.".into())
-            }
-        };
-        let pending = || {
-            Answer::Error(
-                400,
-                "authorization_pending",
-                Some(70016),
-                "OAuth 2.0 device flow error. Authorization is pending. Continue polling.".into(),
-            )
-        };
-        let loop_answer = || {
-            Answer::Error(
-                400,
-                "invalid_request",
-                Some(50196),
-                "The server terminated an operation because it encountered a client request loop. Please contact your app vendor.".into(),
-            )
-        };
-
         let answer =
             if opts.loop_detection && since + LOOP_GRACE < Duration::from_secs(si.required_interval) && si.state != SignInState::Redeemed {
-                loop_answer()
+                Answer::Error(loop_detected())
             } else if si.state == SignInState::Redeemed {
-                Answer::Error(
-                    400,
-                    "invalid_grant",
-                    Some(54005),
-                    "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token."
-                        .into(),
-                )
-            } else if expired || si.state == SignInState::Expired {
+                Answer::Error(already_redeemed())
+            } else if past_expiry || si.state == SignInState::Expired {
                 si.state = SignInState::Expired;
-                expired_answer()
+                Answer::Error(expired(version))
             } else if si.state == SignInState::Declined {
-                declined_answer()
+                Answer::Error(declined(version))
             } else if poll == 1 && sc.kind == Kind::Decline {
                 si.state = SignInState::Declined;
-                declined_answer()
+                Answer::Error(declined(version))
             } else if poll == 1 && sc.kind == Kind::Expire {
                 si.state = SignInState::Expired;
-                expired_answer()
+                Answer::Error(expired(version))
             } else if poll == 1 && sc.kind == Kind::SlowDown {
                 si.required_interval += 5;
-                Answer::Error(
-                    400,
-                    "slow_down",
-                    None,
-                    "The client is polling too often; wait 5 seconds longer before each poll (local test authority).".into(),
-                )
+                Answer::Error(slow_down())
             } else if poll == 1 && sc.kind == Kind::LoopDetected {
-                loop_answer()
+                Answer::Error(loop_detected())
             } else if poll == 1 && sc.kind == Kind::InvalidClient {
-                Answer::Error(
-                    401,
-                    "invalid_client",
-                    Some(7000218),
-                    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".into(),
-                )
+                Answer::Error(public_client_flows_disabled())
             } else if token_fault && (poll == 1 || matches!(sc.kind, Kind::Always503 | Kind::HtmlError)) {
                 Answer::Fault(sc.kind)
             } else {
@@ -275,7 +191,7 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
                     si.state = SignInState::Redeemed;
                     Answer::Token(body)
                 } else {
-                    pending()
+                    Answer::Error(authorization_pending())
                 }
             };
         (answer, delay)
@@ -284,7 +200,7 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
         std::thread::sleep(d);
     }
     match answer {
-        Answer::Error(status, error, aadsts, text) => send_error(base_url, rq, status, error, aadsts, &text),
+        Answer::Error(e) => send_error(base_url, rq, &e),
         Answer::Fault(kind) => send_fault(&fault_context(state), rq, kind, Stage::Token, version),
         Answer::Token(body) => send_json(rq, 200, &body),
     }

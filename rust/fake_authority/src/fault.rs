@@ -2,7 +2,7 @@
 //! (5xx, 429, cut connections, bodies that never end or are not JSON, redirects). None of these is Entra's
 //! protocol; they exist so the client's handling of a broken network or gateway can be tested.
 
-use crate::protocol::{Stage, Version};
+use crate::protocol::{self, Stage, Version};
 use crate::respond::{bytes_response, header, json_headers, raw_head, raw_writer, send_error, send_json};
 use crate::scenario::Kind;
 use serde_json::json;
@@ -187,13 +187,9 @@ pub fn send_fault(ctx: &FaultContext, rq: Request, kind: Kind, stage: Stage, ver
             let h = vec![header("Location", &location), header("Content-Type", "text/html; charset=utf-8")];
             let _ = rq.respond(bytes_response(status, h, b"<html><body>Moved</body></html>".to_vec()));
         }
-        _ => send_error(
-            ctx.base_url,
-            rq,
-            500,
-            "server_error",
-            Some(50000),
-            &format!("fault {kind:?} has no answer at this stage ({})", version.name()),
-        ),
+        _ => {
+            let message = format!("fault {kind:?} has no answer at this stage ({})", version.name());
+            send_error(ctx.base_url, rq, &protocol::fake_internal_error(message))
+        }
     }
 }

@@ -6,9 +6,12 @@
 //! - `POST /{tenant}/oauth2/devicecode` (v1: `client_id`, `resource`) and `POST /{tenant}/oauth2/v2.0/devicecode`
 //!   (v2: `client_id`, `scope`). v1 answers `verification_url` with numbers as strings, v2 `verification_uri`
 //!   with integers. The verification URL is this server's `/devicelogin` page.
-//! - `POST /{tenant}/oauth2/token` (v1: `grant_type` = `device_code` or the urn, `client_id`, `code` or
-//!   `device_code`, `resource`) and `POST /{tenant}/oauth2/v2.0/token` (v2: the urn, `client_id`, `device_code`
-//!   or `code`). Errors carry `error`, `error_description` ("AADSTSnnnnn: …\r\nTrace ID: …\r\nCorrelation ID: …
+//! - `POST /{tenant}/oauth2/token` (v1: `grant_type`, `client_id`, `code` or `device_code`, `resource`) and
+//!   `POST /{tenant}/oauth2/v2.0/token` (v2: `grant_type`, `client_id`, `device_code` or `code`). The poll takes
+//!   only the documented grant `urn:ietf:params:oauth:grant-type:device_code`, on both versions; any other
+//!   grant gets `unsupported_grant_type` AADSTS70003. A device code this server did not issue (or issued for
+//!   another tenant, client or version) gets `bad_verification_code` AADSTS70018. Every error the fake sends
+//!   is in `protocol.rs` with its public source, and says so where the fake had to invent. Errors carry `error`, `error_description` ("AADSTSnnnnn: …\r\nTrace ID: …\r\nCorrelation ID: …
 //!   \r\nTimestamp: …"), `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`; JSON answers carry
 //!   `Cache-Control: no-store, no-cache`, `Pragma: no-cache`, `Expires: -1`,
 //!   `Content-Type: application/json; charset=utf-8`.

@@ -1,6 +1,17 @@
-//! Entra ID's JSON, written from the documented shapes (not from the client's types), so a naming
-//! mistake in the client cannot hide by being made twice. v1 sends numbers as strings and
-//! `verification_url`; v2 sends integers and `verification_uri`.
+//! Entra ID's wire protocol as the fake speaks it: the JSON shapes of the device code and token answers,
+//! written from the documented shapes (not from the client's types, so a naming mistake in the client cannot
+//! hide by being made twice), and every error answer the fake sends, each with where it comes from.
+//! v1 sends numbers as strings and `verification_url`; v2 sends integers and `verification_uri`.
+//!
+//! Sources named below, in short:
+//! - "v2 device-code doc": https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code
+//!   (MicrosoftDocs/entra-docs `docs/identity-platform/v2-oauth2-device-code.md`).
+//! - "error-code reference": https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
+//!   (MicrosoftDocs/entra-docs `docs/identity-platform/reference-error-codes.md`): the AADSTS table and the
+//!   table of `error` strings.
+//! - "v1 protocol doc": MicrosoftDocs/azure-docs `articles/active-directory/develop/v1-protocols-oauth-code.md`
+//!   (error body shape; 400 is the default status of an error).
+//! - GitHub issues are named as owner/repo#number; /work/shared/docs/entra-device-flow.md quotes them.
 
 use crate::util::{base64url, entra_timestamp, guid, random_bytes, unix_now};
 use serde_json::{Value, json};
@@ -50,6 +61,235 @@ pub fn error_body(base_url: &str, error: &str, aadsts: Option<u32>, text: &str) 
         v["error_uri"] = json!(format!("{base_url}/error?code={n}"));
     }
     v
+}
+
+/// One of Entra's error answers: the HTTP status, the OAuth `error` string, the AADSTS number (if any) and
+/// the message that follows it in `error_description`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntraError {
+    pub status: u16,
+    pub error: &'static str,
+    pub aadsts: Option<u32>,
+    pub message: String,
+}
+
+impl EntraError {
+    fn new(status: u16, error: &'static str, aadsts: Option<u32>, message: impl Into<String>) -> EntraError {
+        EntraError { status, error, aadsts, message: message.into() }
+    }
+
+    /// The JSON body, with fresh trace and correlation ids and the current timestamp.
+    pub fn body(&self, base_url: &str) -> Value {
+        error_body(base_url, self.error, self.aadsts, &self.message)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The error catalogue. Statuses are 400 unless a source says otherwise: the v1 protocol doc gives 400 as the
+// default, and azure-sdk-for-python#32375 logs "Response status: 400" for a device-flow poll error.
+
+/// The user has not finished. `authorization_pending`: v2 device-code doc, "Expected errors". AADSTS70016:
+/// error-code reference (AuthorizationPending). The live service's wording is in the recorded answer
+/// `qna-v2-authorization-pending`; this message paraphrases the reference's description.
+pub fn authorization_pending() -> EntraError {
+    EntraError::new(400, "authorization_pending", Some(70016), "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
+}
+
+/// The device code outlived `expires_in`. v2: `expired_token` (v2 device-code doc, "Expected errors") with
+/// AADSTS70020 and this message, as quoted in Azure/azure-cli#22251, Azure/azure-powershell#23557 and
+/// Azure/azure-sdk-for-python#32375 (the raw body pairing the two was not seen; see entra-device-flow.md §3.2).
+/// v1: `code_expired` (Azure/azure-cli#22252, AzureAD/azure-activedirectory-library-for-python#110, go-autorest's
+/// mapping) with AADSTS70019 CodeExpired (error-code reference).
+pub fn expired(version: Version) -> EntraError {
+    match version {
+        Version::V2 => EntraError::new(
+            400,
+            "expired_token",
+            Some(70020),
+            "The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
+        ),
+        Version::V1 => EntraError::new(400, "code_expired", Some(70019), "Verification code expired."),
+    }
+}
+
+/// The user pressed "Deny". v2: `authorization_declined` (v2 device-code doc, "Expected errors"). v1:
+/// `access_denied`, the string go-autorest maps to a decline (no Entra capture: UNCONFIRMED). INVENTED: the
+/// AADSTS number; 65004 (UserDeclinedConsent in the error-code reference) is a stand-in for a related refusal,
+/// and the message is the fake's own.
+pub fn declined(version: Version) -> EntraError {
+    let error = match version {
+        Version::V2 => "authorization_declined",
+        Version::V1 => "access_denied",
+    };
+    EntraError::new(400, error, Some(65004), "The user declined the sign-in on the device login page.")
+}
+
+/// A device code this server never issued (or issued for another tenant, client or endpoint version).
+/// `bad_verification_code`: v2 device-code doc, "Expected errors" ("The device_code sent to the /token
+/// endpoint wasn't recognized"). AADSTS70018 is BadVerificationCode in the error-code reference (described
+/// there for a mistyped user code); pairing it with an unknown device_code, the 400 status (RFC 6749 §5.2's
+/// convention, no capture) and the message are the fake's choices.
+pub fn bad_verification_code() -> EntraError {
+    EntraError::new(400, "bad_verification_code", Some(70018), "The device_code sent to the token endpoint was not recognized.")
+}
+
+/// A device code polled again after it was redeemed. `invalid_grant` with AADSTS54005 and this message:
+/// error-code reference (the row's text) and AzureAD/microsoft-identity-web#2008 (invalid_grant + 54005).
+pub fn already_redeemed() -> EntraError {
+    EntraError::new(
+        400,
+        "invalid_grant",
+        Some(54005),
+        "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+    )
+}
+
+/// RFC 8628 §3.5 `slow_down`. No source shows Entra sending it (entra-device-flow.md §3.2), so it carries no
+/// AADSTS number. INVENTED: the message.
+pub fn slow_down() -> EntraError {
+    EntraError::new(
+        400,
+        "slow_down",
+        None,
+        "The client is polling too often; wait 5 seconds longer before each poll (local test authority).",
+    )
+}
+
+/// Polling faster than `interval`. AADSTS50196 LoopDetected: error-code reference; the message as quoted in
+/// AzureAD/microsoft-authentication-library-for-dotnet#1495 (device flow). The `error` string that comes with
+/// it was not seen in any capture: `invalid_request` is the fake's guess (UNCONFIRMED).
+pub fn loop_detected() -> EntraError {
+    EntraError::new(
+        400,
+        "invalid_request",
+        Some(50196),
+        "The server terminated an operation because it encountered a client request loop. Please contact your app vendor.",
+    )
+}
+
+/// The app registration does not allow public client flows. `invalid_client`, AADSTS7000218 and this message:
+/// the body in MicrosoftDocs/azure-docs#31986 (a v2 device-code poll); status 401 from the same error's
+/// capture in tamhinsf/ChannelSurf#20 ("401 (Unauthorized)").
+pub fn public_client_flows_disabled() -> EntraError {
+    EntraError::new(
+        401,
+        "invalid_client",
+        Some(7000218),
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    )
+}
+
+/// The client id is unknown in the tenant, answered by the device code endpoint with HTTP 200 (MSAL.NET's
+/// DeviceCodeRequest.cs: "/devicecode endpoint sends errors on 200OK"). AADSTS700016 and its message: error-code
+/// reference. NOT AS THE SERVICE: captures of 700016 carry `unauthorized_client`; the fake has sent
+/// `invalid_client` since the scenario was written and tests elsewhere in the repository assert that string.
+pub fn app_not_found_on_200(client_id: &str, tenant: &str) -> EntraError {
+    EntraError::new(
+        200,
+        "invalid_client",
+        Some(700016),
+        format!(
+            "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
+        ),
+    )
+}
+
+/// An unknown tenant. AADSTS90002 InvalidTenantName: error-code reference. `invalid_request` with 90002 at an
+/// OAuth endpoint: microsoftarchive/BatchAI#31 (an ADAL token request); status 400: sjkp/letsencrypt-siteextension#108.
+/// (OIDC discovery answers the same code with `invalid_tenant`, Azure/azure-cli#22145; the fake serves no
+/// discovery.) The message follows the wording in azure-cli#22145.
+pub fn tenant_not_found(tenant: &str) -> EntraError {
+    EntraError::new(
+        400,
+        "invalid_request",
+        Some(90002),
+        format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+    )
+}
+
+/// A required form field is missing. `invalid_request`, AADSTS900144 and this message: the body in
+/// MicrosoftDocs/azure-docs#46110 and the error-code reference row.
+pub fn missing_parameter(name: &str) -> EntraError {
+    EntraError::new(400, "invalid_request", Some(900144), format!("The request body must contain the following parameter: '{name}'."))
+}
+
+/// A grant type the token endpoint does not take. `unsupported_grant_type`: RFC 6749 §5.2 and the error-code
+/// reference's table of `error` strings; AADSTS70003 UnsupportedGrantType: error-code reference. The message
+/// is the fake's.
+pub fn unsupported_grant_type(grant: &str) -> EntraError {
+    EntraError::new(400, "unsupported_grant_type", Some(70003), format!("The app requested an unsupported grant type '{grant}'."))
+}
+
+/// Anything but POST on an OAuth endpoint. AADSTS900561 and its message template: error-code reference
+/// (BadResourceRequestInvalidRequest). The status 405 is the fake's choice (UNCONFIRMED).
+pub fn method_not_allowed(method: &str) -> EntraError {
+    EntraError::new(405, "invalid_request", Some(900561), format!("The endpoint only accepts POST requests. Received a {method} request."))
+}
+
+/// A refresh token the server cannot parse or never issued. `invalid_grant` with AADSTS9002313 and this
+/// message: the refresh-grant body in MicrosoftDocs/azure-docs#63819, and the maintainers' reading of the
+/// same error in AzureAD/microsoft-authentication-library-for-android#558 ("Something's wrong with your
+/// refresh token; it's malformed or invalid"). Chosen over 70008, which the reference describes as expiry.
+pub fn refresh_token_malformed() -> EntraError {
+    EntraError::new(400, "invalid_grant", Some(9002313), "Invalid request. Request is malformed or invalid.")
+}
+
+/// A refresh token this server issued, redeemed by another client id or at another tenant. `invalid_grant`
+/// with AADSTS70000 and this message: BingAds/BingAds-Python-SDK#279 (a refresh grant), and InvalidGrant
+/// ("The refresh token isn't valid") in the error-code reference.
+pub fn refresh_token_not_valid_here() -> EntraError {
+    EntraError::new(
+        400,
+        "invalid_grant",
+        Some(70000),
+        "The provided value for the input parameter 'refresh_token' or 'assertion' is not valid.",
+    )
+}
+
+/// Scenario `refresh-invalid-grant`. `invalid_grant` with AADSTS700082 ExpiredOrRevokedGrantInactiveToken:
+/// error-code reference (its message template, filled in with the issue time of the token) and
+/// entra-device-flow.md §7.
+pub fn refresh_token_inactive(issued_unix: u64) -> EntraError {
+    EntraError::new(
+        400,
+        "invalid_grant",
+        Some(700082),
+        format!(
+            "The refresh token has expired due to inactivity. The token was issued on {} and was inactive for 90.00:00:00.",
+            entra_timestamp(issued_unix)
+        ),
+    )
+}
+
+/// After `/_test/revoke`. `invalid_grant` with AADSTS50173 FreshTokenNeeded: error-code reference (its
+/// description) and entra-device-flow.md §7.
+pub fn refresh_token_revoked() -> EntraError {
+    EntraError::new(
+        400,
+        "invalid_grant",
+        Some(50173),
+        "The provided grant has expired due to it being revoked, and a fresh auth token is needed. Have the user sign in again.",
+    )
+}
+
+/// Scenario `refresh-interaction-required`: multi-factor authentication is now required. `interaction_required`
+/// (error-code reference, table of `error` strings: "The request requires user interaction") with AADSTS50076
+/// UserStrongAuthClientAuthNRequired (error-code reference; the message follows its description).
+pub fn mfa_required(resource: &str) -> EntraError {
+    EntraError::new(
+        400,
+        "interaction_required",
+        Some(50076),
+        format!(
+            "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '{resource}'."
+        ),
+    )
+}
+
+/// A fault scenario that has no answer at the stage it was asked for. INVENTED (an internal error of the fake):
+/// `server_error` is RFC 6749's, AADSTS50000 TokenIssuanceError is from the error-code reference.
+pub fn fake_internal_error(message: String) -> EntraError {
+    EntraError::new(500, "server_error", Some(50000), message)
 }
 
 pub fn device_code_body(version: Version, user_code: &str, device_code: &str, verification: &str, expires_in: u64, interval: u64) -> Value {

@@ -1,7 +1,7 @@
 //! Writing answers: the headers Entra puts on its JSON, HTML pages, and raw bytes for the answers tiny_http
 //! would refuse to form.
 
-use crate::protocol::error_body;
+use crate::protocol::EntraError;
 use crate::util;
 use serde_json::Value;
 use std::io::{self, Write};
@@ -37,8 +37,9 @@ pub fn send_html(rq: Request, status: u16, html: String) {
     let _ = rq.respond(bytes_response(status, h, html.into_bytes()));
 }
 
-pub fn send_error(base_url: &str, rq: Request, status: u16, error: &str, aadsts: Option<u32>, text: &str) {
-    send_json(rq, status, &error_body(base_url, error, aadsts, text));
+/// Sends one of Entra's error answers with its status.
+pub fn send_error(base_url: &str, rq: Request, e: &EntraError) {
+    send_json(rq, e.status, &e.body(base_url));
 }
 
 pub fn send_text(rq: Request, status: u16, text: &str) {

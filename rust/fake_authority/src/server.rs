@@ -3,7 +3,7 @@
 
 use crate::endpoints;
 use crate::page;
-use crate::protocol::Version;
+use crate::protocol::{self, Version};
 use crate::respond::{send_error, send_html, send_json, send_text};
 use crate::state::{Options, SignInState, State, lock, normalize_code};
 use crate::tls;
@@ -169,7 +169,7 @@ fn handle(state: &State, mut rq: Request) {
         (Route::DeviceCode { tenant, version }, Method::Post) => endpoints::device_code(state, rq, &tenant, version, &field),
         (Route::Token { tenant, version }, Method::Post) => endpoints::token(state, rq, &tenant, version, &field, received),
         (Route::DeviceCode { .. } | Route::Token { .. }, _) => {
-            send_error(&state.base_url, rq, 405, "invalid_request", Some(900561), "The endpoint only accepts POST requests.")
+            send_error(&state.base_url, rq, &protocol::method_not_allowed(method.as_str()))
         }
         (Route::Other, _) => other(state, rq, &method, &path, &query, &field),
     }
