@@ -37,6 +37,8 @@ fn scenario_for(state: &State, tenant: &str) -> Result<Scenario, String> {
 /// The only grant type the device-code poll accepts, on v1 and v2: the v2 device-code doc's
 /// (`grant_type` "Must be `urn:ietf:params:oauth:grant-type:device_code`") and RFC 8628 §3.4's.
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// The refresh grant (RFC 6749 §6; v1-protocols-oauth-code.md and v2-oauth2-auth-code-flow.md).
+pub const REFRESH_GRANT: &str = "refresh_token";
 
 fn missing_parameter(state: &State, rq: Request, name: &str) {
     send_error(&state.base_url, rq, &protocol::missing_parameter(name));
@@ -85,6 +87,10 @@ pub fn device_code(state: &State, rq: Request, tenant: &str, version: Version, f
         polls: 0,
         state: SignInState::Pending,
         tokens: None,
+        refresh_tokens: Vec::new(),
+        refreshes: 0,
+        refresh_refusals: 0,
+        revoked: false,
     });
     let verification = format!("{}/devicelogin", state.base_url);
     let mut body = protocol::device_code_body(version, &user_code, &device_code, &verification, state.opts.expires_in, state.opts.interval);
@@ -107,6 +113,9 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
     let grant = field("grant_type").unwrap_or_default();
     if grant.is_empty() {
         return missing_parameter(state, rq, "grant_type");
+    }
+    if grant == REFRESH_GRANT {
+        return refresh(state, rq, tenant, version, field);
     }
     if grant != DEVICE_CODE_GRANT {
         // v1 once also took `device_code` (ADAL's spelling); the documented grant is the only one now.
@@ -181,12 +190,14 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
                 let auto = opts.auto_approve_secs.is_some_and(|t| elapsed >= t);
                 let approved = si.state == SignInState::Approved || auto || (sc.kind != Kind::Manual && (by_polls || by_secs));
                 if approved {
-                    let tokens = protocol::make_tokens(&opts.token_prefix, &si.tenant, &si.client_id, &si.resource);
+                    let tokens =
+                        protocol::make_tokens(&opts.token_prefix, &si.tenant, &si.client_id, &si.resource, opts.token_lifetime_secs);
                     let mut body = protocol::token_body(version, &tokens, &si.resource);
                     if sc.kind == Kind::ExtraFields && sc.stage == Stage::Token {
                         body["x_fake_extra"] = json!({"nested": [1, "two", null], "flag": true});
                         body["client_info"] = json!(util::base64url(br#"{"uid":"local","utid":"test"}"#));
                     }
+                    si.refresh_tokens.push(tokens.refresh_token.clone());
                     si.tokens = Some(tokens);
                     si.state = SignInState::Redeemed;
                     Answer::Token(body)
@@ -203,5 +214,62 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
         Answer::Error(e) => send_error(base_url, rq, &e),
         Answer::Fault(kind) => send_fault(&fault_context(state), rq, kind, Stage::Token, version),
         Answer::Token(body) => send_json(rq, 200, &body),
+    }
+}
+
+/// `grant_type=refresh_token`: v1 with `client_id`, `refresh_token`, `resource`; v2 with `client_id`,
+/// `refresh_token` and `scope` (optional, as entra-device-flow.md §7 reads the v2 doc; without it the
+/// sign-in's resource is used). A refresh token this server issued, presented for the same tenant and client,
+/// gets a new access token and a new refresh token in the shape of the endpoint asked (a v1 token may be
+/// redeemed on v2 and the other way round, §7). Loop detection never applies here.
+fn refresh(state: &State, rq: Request, tenant: &str, version: Version, field: Field) {
+    let base_url = state.base_url.as_str();
+    let Some(client_id) = field("client_id").filter(|c| !c.is_empty()) else { return missing_parameter(state, rq, "client_id") };
+    let Some(presented) = field("refresh_token").filter(|t| !t.is_empty()) else { return missing_parameter(state, rq, "refresh_token") };
+    let asked_resource = match version {
+        Version::V1 => match field("resource").filter(|r| !r.is_empty()) {
+            Some(r) => Some(r),
+            None => return missing_parameter(state, rq, "resource"),
+        },
+        Version::V2 => field("scope").map(|s| protocol::resource_of_scope(&s)).filter(|r| !r.is_empty()),
+    };
+    let answer = {
+        let mut all = lock(&state.signins);
+        // Newest first: the sign-in that issued the token (tokens are random, so at most one matches).
+        let Some(si) = all.iter_mut().rev().find(|s| s.refresh_tokens.contains(&presented)) else {
+            drop(all);
+            return send_error(base_url, rq, &protocol::refresh_token_malformed());
+        };
+        let refusal = if si.tenant != tenant || si.client_id != client_id {
+            Some(protocol::refresh_token_not_valid_here())
+        } else if si.revoked {
+            Some(protocol::refresh_token_revoked())
+        } else if si.scenario.kind == Kind::RefreshInvalidGrant {
+            Some(protocol::refresh_token_inactive(si.tokens.as_ref().map_or_else(util::unix_now, |t| t.issued_unix)))
+        } else if si.scenario.kind == Kind::RefreshInteractionRequired {
+            Some(protocol::mfa_required(asked_resource.as_deref().unwrap_or(&si.resource)))
+        } else {
+            None
+        };
+        match refusal {
+            Some(e) => {
+                si.refresh_refusals += 1;
+                Err(e)
+            }
+            None => {
+                let resource = asked_resource.unwrap_or_else(|| si.resource.clone());
+                let opts = &state.opts;
+                let tokens = protocol::make_tokens(&opts.token_prefix, &si.tenant, &si.client_id, &resource, opts.token_lifetime_secs);
+                let body = protocol::token_body(version, &tokens, &resource);
+                si.refresh_tokens.push(tokens.refresh_token.clone());
+                si.tokens = Some(tokens);
+                si.refreshes += 1;
+                Ok(body)
+            }
+        }
+    };
+    match answer {
+        Ok(body) => send_json(rq, 200, &body),
+        Err(e) => send_error(base_url, rq, &e),
     }
 }

@@ -15,16 +15,20 @@
 //!   \r\nTimestamp: …"), `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`; JSON answers carry
 //!   `Cache-Control: no-store, no-cache`, `Pragma: no-cache`, `Expires: -1`,
 //!   `Content-Type: application/json; charset=utf-8`.
+//! - The same token endpoints take `grant_type=refresh_token` (v1: `client_id`, `refresh_token`, `resource`;
+//!   v2: `client_id`, `refresh_token`, optional `scope`). See "Refresh" below.
 //! - `GET /devicelogin[?otc=CODE]`: a page where a person types the code (filled in from `otc`, the link in
 //!   `verification_uri_complete`) and clicks "Sign in" or "Deny"
 //!   (`POST /devicelogin` with `user_code` and `action=approve|deny`). A wrong code shows an error there.
 //! - Test hooks: `GET /_test/log` (JSON array of requests received, `/_test/*` excluded: `method`, `path`,
 //!   `query`, `ms` since start, `epoch_ms` (wall clock, ms since the Unix epoch), `form` object, `endpoint` devicecode|token|devicelogin|other, `tenant`,
 //!   `version`), `POST /_test/clear-log`, `GET /_test/signins` (each sign-in: `user_code`, `device_code`,
-//!   `tenant`, `version`, `scenario`, `client_id`, `resource`, `state`, `polls`, and once issued
-//!   `access_token`, `refresh_token`, `id_token`), `POST /_test/approve` and `POST /_test/decline`
-//!   (form or query `user_code`; 200 `{"ok":true,"user_code":..,"epoch_ms":..}` with the wall-clock instant
-//!   the state changed, or 404).
+//!   `tenant`, `version`, `scenario`, `client_id`, `resource`, `state`, `polls`, `refreshes`,
+//!   `refresh_refusals`, `revoked`, and once issued the latest `access_token`, `refresh_token`, `id_token`),
+//!   `POST /_test/approve` and `POST /_test/decline` (form or query `user_code`; 200
+//!   `{"ok":true,"user_code":..,"epoch_ms":..}` with the wall-clock instant the state changed, or 404),
+//!   `POST /_test/revoke` (form or query `user_code`, or none for every sign-in; 200
+//!   `{"ok":true,"revoked":N,"epoch_ms":..}`, or 404 for an unknown code).
 //!
 //! # Polling rules
 //! Each sign-in starts pending. A poll earlier than the interval (plus 5 s per `slow_down` sent) after the
@@ -36,6 +40,16 @@
 //! pending polls (default 1: the first poll is pending, the second succeeds) and/or `approve_after_secs`;
 //! in every scenario after `auto_approve_secs`. A redeemed code gets `invalid_grant` AADSTS54005.
 //!
+//! # Refresh
+//! A refresh token this server issued, presented for the same tenant and client id, gets a new access token
+//! and a new refresh token (rotation) in the shapes of the device flow's token answer for the endpoint used
+//! (v1: numbers as strings with `expires_on`; v2: integers). Old refresh tokens stay valid, as Entra's do.
+//! Access tokens live `token_lifetime_secs` (CLI `--token-lifetime`, default 3599): `expires_in`,
+//! `ext_expires_in`, `expires_on` and the JWT's `exp`, for both grants. Loop detection never applies to
+//! refreshes. Refusals (all 400): a token the server never issued, `invalid_grant` AADSTS9002313; one issued
+//! to another client or tenant, `invalid_grant` AADSTS70000; after `/_test/revoke`, `invalid_grant`
+//! AADSTS50173; and the scenarios `refresh-invalid-grant` and `refresh-interaction-required` below.
+//!
 //! # Scenarios
 //! One per sign-in: the tenant `NAME.scenario.test` selects scenario NAME for that sign-in (e.g.
 //! `decline.scenario.test`, `dc-html-error.scenario.test`); any other tenant uses the server's default
@@ -44,6 +58,9 @@
 //! - `approve`, `manual` (approved only by the page, `/_test/approve` or `auto_approve_secs`)
 //! - `decline`, `expire`, `slow-down`, `loop-detected` (AADSTS50196), `invalid-client` (401 AADSTS7000218):
 //!   the answer to the first poll; `slow-down` then continues as `approve`.
+//! - `refresh-invalid-grant`, `refresh-interaction-required`: the sign-in succeeds as `approve`; every refresh
+//!   answers `invalid_grant` AADSTS700082 (expired due to inactivity), or `interaction_required` AADSTS50076
+//!   (multi-factor authentication now required).
 //! - `devicecode-error-200`: the device code endpoint answers 200 with `invalid_client` AADSTS700016.
 //! - Faults, at the first token poll, or at the device code request with the prefix `dc-`:
 //!   `transient-503` (503, then as `approve`), `transient-429` (429 with `Retry-After: retry_after`),

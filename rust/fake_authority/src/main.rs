@@ -4,7 +4,7 @@
 //! ```text
 //! fake_authority [--port N] [--interval S] [--expires-in S] [--scenario NAME]
 //!                [--approve-after-polls N] [--approve-after-secs T] [--auto-approve-secs T]
-//!                [--token-prefix X] [--retry-after S] [--delay-secs S] [--no-loop-detection]
+//!                [--token-prefix X] [--token-lifetime S] [--retry-after S] [--delay-secs S] [--no-loop-detection]
 //!                [--tls-cert PEM --tls-key PEM] [--redirect-to URL] [--exit-on-stdin-eof] [--verbose] [--list-scenarios]
 //! ```
 //! The first line on stdout is exactly `READY http://127.0.0.1:PORT`; it serves until killed or, with
@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: fake_authority [--port N] [--interval S] [--expires-in S] [--scenario NAME]
                       [--approve-after-polls N] [--approve-after-secs T] [--auto-approve-secs T]
-                      [--token-prefix X] [--retry-after S] [--delay-secs S] [--no-loop-detection]
+                      [--token-prefix X] [--token-lifetime S] [--retry-after S] [--delay-secs S] [--no-loop-detection]
                       [--tls-cert PEM --tls-key PEM] [--redirect-to URL] [--exit-on-stdin-eof] [--verbose] [--list-scenarios]
 A local stand-in for Entra ID's device code endpoints (v1 and v2). Not Microsoft.
 Prints `READY http://127.0.0.1:PORT` when listening (`https://` with --tls-cert and --tls-key). Tenant NAME.scenario.test picks scenario NAME per sign-in.";
@@ -51,6 +51,7 @@ fn parse(args: &[String]) -> Result<(Options, bool), String> {
             }
             "--retry-after" => o.retry_after = num("--retry-after", value(a)?)?,
             "--delay-secs" => o.delay_secs = num("--delay-secs", value(a)?)?,
+            "--token-lifetime" => o.token_lifetime_secs = num("--token-lifetime", value(a)?)?,
             "--tls-cert" => tls_cert = Some(std::path::PathBuf::from(value(a)?)),
             "--tls-key" => tls_key = Some(std::path::PathBuf::from(value(a)?)),
             "--redirect-to" => o.redirect_to = Some(value(a)?),
@@ -65,8 +66,8 @@ fn parse(args: &[String]) -> Result<(Options, bool), String> {
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
-    if o.interval == 0 || o.expires_in == 0 {
-        return Err("--interval and --expires-in must be at least 1".into());
+    if o.interval == 0 || o.expires_in == 0 || o.token_lifetime_secs == 0 {
+        return Err("--interval, --expires-in and --token-lifetime must be at least 1".into());
     }
     Ok((o, exit_on_eof))
 }

@@ -314,25 +314,30 @@ pub fn device_code_body(version: Version, user_code: &str, device_code: &str, ve
     }
 }
 
-/// The tokens of one sign-in.
+/// The tokens of one grant (a finished device flow or a refresh), with when they were issued and for how
+/// long the access token lives, so the JWT's `exp` and the answer's `expires_on` agree.
 #[derive(Debug, Clone)]
 pub struct Tokens {
     pub access_token: String,
     pub refresh_token: String,
     pub id_token: String,
+    pub issued_unix: u64,
+    pub lifetime_secs: u64,
 }
 
 const F_AND_O_PERMISSIONS: [&str; 3] = ["AX.FullAccess", "CustomService.FullAccess", "Odata.FullAccess"];
 
 /// Makes JWT-shaped tokens (three base64url parts) unique to this sign-in; the signature part of the
-/// access token starts with `prefix` so tests can spot it anywhere it leaks.
-pub fn make_tokens(prefix: &str, tenant: &str, client_id: &str, resource: &str) -> Tokens {
+/// access token starts with `prefix` so tests can spot it anywhere it leaks. The access token (and the id
+/// token) expire `lifetime_secs` after now.
+pub fn make_tokens(prefix: &str, tenant: &str, client_id: &str, resource: &str, lifetime_secs: u64) -> Tokens {
     let now = unix_now();
+    let exp = now + lifetime_secs;
     let header = base64url(br#"{"typ":"JWT","alg":"RS256","kid":"local-test-authority"}"#);
     let payload = json!({
         "aud": resource,
         "iss": format!("https://sts.windows.net/{tenant}/"),
-        "iat": now, "nbf": now, "exp": now + 3599,
+        "iat": now, "nbf": now, "exp": exp,
         "appid": client_id,
         "scp": F_AND_O_PERMISSIONS.join(" "),
         "tid": tenant,
@@ -345,22 +350,25 @@ pub fn make_tokens(prefix: &str, tenant: &str, client_id: &str, resource: &str) 
     let access_token = format!("{header}.{}.{prefix}{}", base64url(payload.to_string().as_bytes()), base64url(&random_bytes(32)));
     let refresh_token = format!("0.{prefix}RT{}", base64url(&random_bytes(48)));
     let id_header = base64url(br#"{"typ":"JWT","alg":"none"}"#);
-    let id_payload = json!({"aud": client_id, "iss": format!("https://sts.windows.net/{tenant}/"), "iat": now, "exp": now + 3599,
+    let id_payload = json!({"aud": client_id, "iss": format!("https://sts.windows.net/{tenant}/"), "iat": now, "exp": exp,
         "name": "Local Test User", "upn": "test.user@local-test-authority.invalid", "tid": tenant, "oid": guid()});
     let id_token = format!("{id_header}.{}.", base64url(id_payload.to_string().as_bytes()));
-    Tokens { access_token, refresh_token, id_token }
+    Tokens { access_token, refresh_token, id_token, issued_unix: now, lifetime_secs }
 }
 
-/// The token response for a finished sign-in.
+/// The token response for a finished sign-in or a refresh (the same shapes: v1-protocols-oauth-code.md and
+/// entra-device-flow.md §7 for v1, v2-oauth2-auth-code-flow.md "Refresh the access token" for v2). v1 writes
+/// every number as a string, v2 as integers; `ext_expires_in` follows the lifetime as in the msal-node fixture
+/// quoted in entra-device-flow.md §2.4.
 pub fn token_body(version: Version, tokens: &Tokens, resource: &str) -> Value {
-    let now = unix_now();
+    let (now, lifetime) = (tokens.issued_unix, tokens.lifetime_secs);
     match version {
         Version::V1 => json!({
             "token_type": "Bearer",
             "scope": F_AND_O_PERMISSIONS.join(" "),
-            "expires_in": "3599",
-            "ext_expires_in": "3599",
-            "expires_on": (now + 3599).to_string(),
+            "expires_in": lifetime.to_string(),
+            "ext_expires_in": lifetime.to_string(),
+            "expires_on": (now + lifetime).to_string(),
             "not_before": (now - 300).to_string(),
             "resource": resource,
             "access_token": tokens.access_token,
@@ -371,8 +379,8 @@ pub fn token_body(version: Version, tokens: &Tokens, resource: &str) -> Value {
         Version::V2 => json!({
             "token_type": "Bearer",
             "scope": F_AND_O_PERMISSIONS.iter().map(|p| format!("{resource}/{p}")).collect::<Vec<_>>().join(" "),
-            "expires_in": 3599,
-            "ext_expires_in": 3599,
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
             "access_token": tokens.access_token,
             "refresh_token": tokens.refresh_token,
             "foci": "1",
@@ -418,8 +426,8 @@ mod tests {
 
     #[test]
     fn tokens_look_like_jwts_and_differ_per_sign_in() {
-        let a = make_tokens("pfx", "t", "c", "https://r");
-        let b = make_tokens("pfx", "t", "c", "https://r");
+        let a = make_tokens("pfx", "t", "c", "https://r", 3599);
+        let b = make_tokens("pfx", "t", "c", "https://r", 3599);
         assert_eq!(a.access_token.split('.').count(), 3);
         assert!(a.access_token.split('.').nth(2).unwrap().starts_with("pfx"));
         assert_ne!(a.access_token, b.access_token);

@@ -34,6 +34,8 @@ pub enum Kind {
     WrongTypes,
     RedirectOtherHost,
     RedirectHttp,
+    RefreshInvalidGrant,
+    RefreshInteractionRequired,
 }
 
 /// (name, kind, may be prefixed with `dc-`)
@@ -63,6 +65,8 @@ const KINDS: &[(&str, Kind, bool)] = &[
     ("wrong-types", Kind::WrongTypes, true),
     ("redirect-other-host", Kind::RedirectOtherHost, true),
     ("redirect-http", Kind::RedirectHttp, true),
+    ("refresh-invalid-grant", Kind::RefreshInvalidGrant, false),
+    ("refresh-interaction-required", Kind::RefreshInteractionRequired, false),
 ];
 
 /// A scenario: what happens, and (for faults) where.

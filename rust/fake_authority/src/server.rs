@@ -98,6 +98,13 @@ impl FakeAuthority {
         self.state.set_state(user_code, SignInState::Declined)
     }
 
+    /// Revokes the refresh tokens of the sign-in with this user code, or of every sign-in with `None` (as
+    /// `POST /_test/revoke`); their refreshes get `invalid_grant` AADSTS50173 from then on. Returns how many
+    /// sign-ins were revoked.
+    pub fn revoke(&self, user_code: Option<&str>) -> usize {
+        self.state.revoke(user_code)
+    }
+
     /// Blocks until the server stops (never, unless the process ends it).
     pub fn wait(mut self) {
         if let Some(t) = self.thread.take() {
@@ -210,6 +217,15 @@ fn other(state: &State, rq: Request, method: &Method, path: &str, query: &str, f
                 send_json(rq, 200, &json!({"ok": true, "user_code": normalize_code(&code), "epoch_ms": at}));
             } else {
                 send_json(rq, 404, &json!({"ok": false, "reason": "no pending sign-in with that user code"}));
+            }
+        }
+        (Method::Post, "/_test/revoke") => {
+            let code = field("user_code").or_else(|| qfield("user_code")).filter(|c| !c.is_empty());
+            let n = state.revoke(code.as_deref());
+            if code.is_some() && n == 0 {
+                send_json(rq, 404, &json!({"ok": false, "reason": "no sign-in with that user code"}));
+            } else {
+                send_json(rq, 200, &json!({"ok": true, "revoked": n, "epoch_ms": epoch_ms()}));
             }
         }
         _ => send_text(rq, 404, "Not Found"),

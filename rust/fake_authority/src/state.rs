@@ -33,6 +33,10 @@ pub struct Options {
     /// Scheme and host the redirect scenarios point at instead of their defaults (`--redirect-to`), e.g. a
     /// local listener that proves the client never follows them.
     pub redirect_to: Option<String>,
+    /// Lifetime of every access token issued, by the device flow and by refreshes (`expires_in`,
+    /// `ext_expires_in`, `expires_on` and the JWT's `exp`; `--token-lifetime`). Short values make a client
+    /// refresh soon.
+    pub token_lifetime_secs: u64,
 }
 
 impl Default for Options {
@@ -52,6 +56,7 @@ impl Default for Options {
             verbose: false,
             tls: None,
             redirect_to: None,
+            token_lifetime_secs: 3599,
         }
     }
 }
@@ -90,7 +95,17 @@ pub struct SignIn {
     pub required_interval: u64,
     pub polls: u32,
     pub state: SignInState,
+    /// The latest tokens issued to this sign-in (by the device flow, then by each refresh).
     pub tokens: Option<Tokens>,
+    /// Every refresh token issued to this sign-in. Entra does not revoke a refresh token when it is used
+    /// ("Refresh tokens aren't revoked when used to acquire new access tokens", v2-oauth2-auth-code-flow.md),
+    /// so all of them stay redeemable until `/_test/revoke`.
+    pub refresh_tokens: Vec<String>,
+    /// Refreshes answered with new tokens, and refreshes refused.
+    pub refreshes: u32,
+    pub refresh_refusals: u32,
+    /// Set by `/_test/revoke`: every refresh of this sign-in is refused from then on.
+    pub revoked: bool,
 }
 
 pub struct State {
@@ -132,6 +147,18 @@ impl State {
         }
     }
 
+    /// Marks the sign-ins with this user code (every sign-in when `None`) as revoked; returns how many.
+    pub fn revoke(&self, user_code: Option<&str>) -> usize {
+        let wanted = user_code.map(normalize_code);
+        let mut all = lock(&self.signins);
+        let mut n = 0;
+        for s in all.iter_mut().filter(|s| wanted.as_ref().is_none_or(|w| &s.user_code == w)) {
+            s.revoked = true;
+            n += 1;
+        }
+        n
+    }
+
     /// The sign-ins as `/_test/signins` shows them.
     pub fn signins_json(&self) -> Vec<Value> {
         lock(&self.signins)
@@ -141,6 +168,7 @@ impl State {
                     "user_code": s.user_code, "device_code": s.device_code, "tenant": s.tenant,
                     "version": s.version.name(), "scenario": s.scenario.name(), "client_id": s.client_id,
                     "resource": s.resource, "state": s.state.name(), "polls": s.polls,
+                    "refreshes": s.refreshes, "refresh_refusals": s.refresh_refusals, "revoked": s.revoked,
                     "issued_ms": s.issued.saturating_duration_since(self.start).as_millis() as u64,
                 });
                 if let Some(t) = &s.tokens {

@@ -131,3 +131,53 @@ pub fn sign_in(fa: &FakeAuthority, tenant: &str, version: &str) -> Value {
     }
     panic!("no token after 10 polls");
 }
+
+/// Decodes unpadded base64url (a JWT part).
+pub fn base64url_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'-' => 62,
+        b'_' => 63,
+        _ => panic!("not base64url: {c}"),
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes() {
+        acc = acc << 6 | u32::from(val(c));
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// The payload of a JWT as JSON.
+pub fn jwt_payload(token: &str) -> Value {
+    serde_json::from_slice(&base64url_decode(token.split('.').nth(1).expect("three parts"))).unwrap()
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// A refresh on v1 (`resource`) or v2 (`scope`, when given).
+pub fn refresh(fa: &FakeAuthority, tenant: &str, version: &str, refresh_token: &str, scope_or_resource: Option<&str>) -> Reply {
+    let mut form = format!("grant_type=refresh_token&client_id={CLIENT}&refresh_token={}", enc(refresh_token));
+    let path = match version {
+        "v1" => {
+            form.push_str(&format!("&resource={}", enc(scope_or_resource.unwrap_or(RESOURCE))));
+            format!("/{tenant}/oauth2/token")
+        }
+        _ => {
+            if let Some(s) = scope_or_resource {
+                form.push_str(&format!("&scope={}", enc(s)));
+            }
+            format!("/{tenant}/oauth2/v2.0/token")
+        }
+    };
+    post(fa.port(), &path, &form)
+}
