@@ -1,7 +1,7 @@
 //! Entra's two endpoints of the device flow: the device code request (`/oauth2[/v2.0]/devicecode`) and the
 //! token endpoint (`/oauth2[/v2.0]/token`), with the polling rules and the per-sign-in scenarios.
 
-use crate::fault::{FaultContext, send_fault};
+use crate::fault::{self, FaultContext, send_fault};
 use crate::protocol::{self, Stage, Version};
 use crate::respond::{send_error, send_json};
 use crate::scenario::{Kind, SCENARIO_DOMAIN, Scenario, is_fault};
@@ -23,6 +23,7 @@ fn fault_context(state: &State) -> FaultContext<'_> {
         local_port: state.local_port,
         retry_after: state.opts.retry_after,
         redirect_to: state.opts.redirect_to.as_deref(),
+        slow: &state.slow,
     }
 }
 
@@ -63,7 +64,8 @@ pub fn device_code(state: &State, rq: Request, tenant: &str, version: Version, f
     if scenario.stage == Stage::DeviceCode {
         match scenario.kind {
             Kind::SlowResponse => std::thread::sleep(Duration::from_secs_f64(state.opts.delay_secs)),
-            Kind::ExtraFields => {}
+            // These answer with the real device code answer, shaped or timed differently, below.
+            Kind::ExtraFields | Kind::Trickle => {}
             k => return send_fault(&fault_context(state), rq, k, Stage::DeviceCode, version),
         }
     }
@@ -97,6 +99,9 @@ pub fn device_code(state: &State, rq: Request, tenant: &str, version: Version, f
     if scenario.kind == Kind::ExtraFields && scenario.stage == Stage::DeviceCode {
         body["verification_uri_complete"] = json!(format!("{verification}?otc={user_code}"));
         body["x_fake_extra"] = json!({"nested": [1, "two", null]});
+    }
+    if scenario.kind == Kind::Trickle && scenario.stage == Stage::DeviceCode {
+        return fault::trickle(&fault_context(state), rq, 200, body.to_string().as_bytes(), Stage::DeviceCode);
     }
     send_json(rq, 200, &body);
 }

@@ -5,11 +5,109 @@
 use crate::protocol::{self, Stage, Version};
 use crate::respond::{bytes_response, header, json_headers, raw_head, raw_writer, send_error, send_json};
 use crate::scenario::Kind;
-use serde_json::json;
+use crate::util::epoch_ms;
+use serde_json::{Value, json};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tiny_http::{Request, Response, StatusCode};
+
+/// `trickle` writes one byte of the answer per tick...
+pub const TRICKLE_TICK: Duration = Duration::from_millis(200);
+/// ...for at most this long, then stops writing (the answer is then incomplete).
+pub const TRICKLE_LIMIT: Duration = Duration::from_secs(180);
+/// `endless-body` writes one byte of body per tick for at most this long.
+const ENDLESS_TICK: Duration = Duration::from_millis(250);
+const ENDLESS_LIMIT: Duration = Duration::from_secs(120);
+
+/// The answers that take their time (`trickle`, `endless-body`): how many are being written now and how each
+/// one ended, so a test can see that the server stopped as soon as the client went away.
+#[derive(Default)]
+pub struct SlowAnswers {
+    in_progress: AtomicUsize,
+    finished: Mutex<Vec<Value>>,
+}
+
+impl SlowAnswers {
+    /// `{"in_progress": N, "finished": [{"kind", "stage", "bytes_sent", "bytes_total", "ended", "ms", "epoch_ms"}]}`
+    /// where `ended` is `complete`, `client-gone` (a write failed) or `time-limit`.
+    pub fn json(&self) -> Value {
+        let finished = self.finished.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        json!({"in_progress": self.in_progress.load(Ordering::SeqCst), "finished": finished})
+    }
+
+    fn begin(&self, kind: &'static str, stage: Stage, bytes_total: Option<usize>) -> SlowAnswer<'_> {
+        self.in_progress.fetch_add(1, Ordering::SeqCst);
+        SlowAnswer { log: self, kind, stage, bytes_total, bytes_sent: 0, started: Instant::now() }
+    }
+}
+
+/// One slow answer being written; recorded in `SlowAnswers` when it ends.
+struct SlowAnswer<'a> {
+    log: &'a SlowAnswers,
+    kind: &'static str,
+    stage: Stage,
+    bytes_total: Option<usize>,
+    bytes_sent: usize,
+    started: Instant,
+}
+
+impl SlowAnswer<'_> {
+    fn end(self, ended: &'static str) {
+        let entry = json!({
+            "kind": self.kind,
+            "stage": match self.stage { Stage::DeviceCode => "devicecode", Stage::Token => "token" },
+            "bytes_sent": self.bytes_sent,
+            "bytes_total": self.bytes_total,
+            "ended": ended,
+            "ms": self.started.elapsed().as_millis() as u64,
+            "epoch_ms": epoch_ms(),
+        });
+        self.log.finished.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+        self.log.in_progress.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A whole HTTP/1.1 answer as bytes: status line, Entra's JSON headers, the body. `Connection: close`
+/// because the connection is handed over to the trickle and not reused.
+fn whole_answer(status: u16, body: &[u8]) -> Vec<u8> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        _ => "Unknown",
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store, no-cache\r\nPragma: no-cache\r\nExpires: -1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Sends a whole answer (status line, headers and body) one byte per `TRICKLE_TICK` for at most
+/// `TRICKLE_LIMIT`, so a client's deadline for the whole request is tested, not only its body timeout. The
+/// first failed write (the client went away) ends it at once.
+pub fn trickle(ctx: &FaultContext, rq: Request, status: u16, body: &[u8], stage: Stage) {
+    let answer = whole_answer(status, body);
+    let mut slow = ctx.slow.begin("trickle", stage, Some(answer.len()));
+    let mut w = raw_writer(rq);
+    for (i, byte) in answer.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(TRICKLE_TICK);
+        }
+        if slow.started.elapsed() >= TRICKLE_LIMIT {
+            return slow.end("time-limit");
+        }
+        if w.write_all(&[*byte]).and_then(|_| w.flush()).is_err() {
+            return slow.end("client-gone");
+        }
+        slow.bytes_sent += 1;
+    }
+    slow.end("complete")
+}
 
 /// What a fault answer needs to know about the server it is sent from.
 pub struct FaultContext<'a> {
@@ -20,6 +118,7 @@ pub struct FaultContext<'a> {
     pub retry_after: u64,
     /// Scheme and host the redirect faults point at instead of their defaults.
     pub redirect_to: Option<&'a str>,
+    pub slow: &'a SlowAnswers,
 }
 
 /// Shuts the server side of the connection from `peer` (so the client sees it end mid-body).
@@ -125,18 +224,28 @@ pub fn send_fault(ctx: &FaultContext, rq: Request, kind: Kind, stage: Stage, ver
             }
         }
         Kind::EndlessBody => {
+            let head = raw_head("200 OK", 10_000_000);
+            let prefix = br#"{"access_token":""#;
+            let mut slow = ctx.slow.begin("endless-body", stage, None);
             let mut w = raw_writer(rq);
-            if w.write_all(&raw_head("200 OK", 10_000_000)).is_err() || w.write_all(br#"{"access_token":""#).is_err() {
-                return;
+            if w.write_all(&head).and_then(|_| w.write_all(prefix)).and_then(|_| w.flush()).is_err() {
+                return slow.end("client-gone");
             }
-            let _ = w.flush();
-            let until = Instant::now() + Duration::from_secs(120);
-            while Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(250));
+            slow.bytes_sent = head.len() + prefix.len();
+            while slow.started.elapsed() < ENDLESS_LIMIT {
+                std::thread::sleep(ENDLESS_TICK);
                 if w.write_all(b"A").and_then(|_| w.flush()).is_err() {
-                    return;
+                    return slow.end("client-gone");
                 }
+                slow.bytes_sent += 1;
             }
+            slow.end("time-limit")
+        }
+        // The device code endpoint trickles its own (real) answer; at the token stage the first poll's answer
+        // is the true one for that moment: the sign-in is still pending.
+        Kind::Trickle if stage == Stage::Token => {
+            let body = protocol::authorization_pending().body(ctx.base_url).to_string();
+            trickle(ctx, rq, 400, body.as_bytes(), stage)
         }
         Kind::HugeBody => {
             let size = 50 * 1024 * 1024;
@@ -191,5 +300,21 @@ pub fn send_fault(ctx: &FaultContext, rq: Request, kind: Kind, stage: Stage, ver
             let message = format!("fault {kind:?} has no answer at this stage ({})", version.name());
             send_error(ctx.base_url, rq, &protocol::fake_internal_error(message))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trickled_answer_is_a_whole_http_answer() {
+        let body = br#"{"error":"authorization_pending"}"#;
+        let a = String::from_utf8(whole_answer(400, body)).unwrap();
+        let (head, rest) = a.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{head}");
+        assert!(head.contains(&format!("\r\nContent-Length: {}", body.len())), "{head}");
+        assert!(head.contains("\r\nContent-Type: application/json; charset=utf-8"), "{head}");
+        assert_eq!(rest.as_bytes(), body);
     }
 }

@@ -28,7 +28,9 @@
 //!   `POST /_test/approve` and `POST /_test/decline` (form or query `user_code`; 200
 //!   `{"ok":true,"user_code":..,"epoch_ms":..}` with the wall-clock instant the state changed, or 404),
 //!   `POST /_test/revoke` (form or query `user_code`, or none for every sign-in; 200
-//!   `{"ok":true,"revoked":N,"epoch_ms":..}`, or 404 for an unknown code).
+//!   `{"ok":true,"revoked":N,"epoch_ms":..}`, or 404 for an unknown code), `GET /_test/slow-answers`
+//!   (`{"in_progress":N,"finished":[..]}`: each `trickle`/`endless-body` answer with `bytes_sent`,
+//!   `bytes_total` and how it `ended`: `complete`, `client-gone` or `time-limit`).
 //!
 //! # Polling rules
 //! Each sign-in starts pending. A poll earlier than the interval (plus 5 s per `slow_down` sent) after the
@@ -65,7 +67,10 @@
 //! - Faults, at the first token poll, or at the device code request with the prefix `dc-`:
 //!   `transient-503` (503, then as `approve`), `transient-429` (429 with `Retry-After: retry_after`),
 //!   `reset` (headers and part of the body, then the connection is shut), `endless-body` (a body that
-//!   trickles a byte every 250 ms for up to 2 minutes), `huge-body` (a 50 MB JSON body), `invalid-utf8`,
+//!   trickles a byte every 250 ms for up to 2 minutes), `trickle` (the whole answer, status line and headers
+//!   included, one byte every 200 ms for up to 3 minutes: the token stage's is the true answer of that moment,
+//!   `authorization_pending`, and the sign-in continues as `approve`; `dc-trickle` registers the sign-in and
+//!   trickles its device code answer; the first failed write ends it), `huge-body` (a 50 MB JSON body), `invalid-utf8`,
 //!   `malformed-json` (a truncated object), `missing-fields` (token: no `access_token`; dc: no `user_code`),
 //!   `wrong-types` (token: `access_token` a number; dc: `interval` "five"), `redirect-other-host`
 //!   (302 to https://login.evil.example), `redirect-http` (307 to http://login.microsoftonline.com),

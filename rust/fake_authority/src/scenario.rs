@@ -36,6 +36,7 @@ pub enum Kind {
     RedirectHttp,
     RefreshInvalidGrant,
     RefreshInteractionRequired,
+    Trickle,
 }
 
 /// (name, kind, may be prefixed with `dc-`)
@@ -56,6 +57,7 @@ const KINDS: &[(&str, Kind, bool)] = &[
     ("reset", Kind::Reset, true),
     ("slow-response", Kind::SlowResponse, true),
     ("endless-body", Kind::EndlessBody, true),
+    ("trickle", Kind::Trickle, true),
     ("huge-body", Kind::HugeBody, true),
     ("invalid-utf8", Kind::InvalidUtf8, true),
     ("malformed-json", Kind::MalformedJson, true),

@@ -2,6 +2,7 @@
 //! device-login page or a test hook.
 
 use crate::endpoints;
+use crate::fault::SlowAnswers;
 use crate::page;
 use crate::protocol::{self, Version};
 use crate::respond::{send_error, send_html, send_json, send_text};
@@ -50,6 +51,7 @@ impl FakeAuthority {
             start: Instant::now(),
             log: Mutex::new(Vec::new()),
             signins: Mutex::new(Vec::new()),
+            slow: SlowAnswers::default(),
         });
         let server = Arc::new(server);
         let thread = std::thread::Builder::new().name("fake-authority".into()).spawn({
@@ -96,6 +98,12 @@ impl FakeAuthority {
     /// Declines the pending sign-in with this user code (as the page's "Deny").
     pub fn decline(&self, user_code: &str) -> bool {
         self.state.set_state(user_code, SignInState::Declined)
+    }
+
+    /// The `trickle` and `endless-body` answers (as `GET /_test/slow-answers`): `in_progress`, and for each
+    /// finished one how many bytes went out and whether it ended `complete`, `client-gone` or `time-limit`.
+    pub fn slow_answers(&self) -> Value {
+        self.state.slow.json()
     }
 
     /// Revokes the refresh tokens of the sign-in with this user code, or of every sign-in with `None` (as
@@ -219,6 +227,7 @@ fn other(state: &State, rq: Request, method: &Method, path: &str, query: &str, f
                 send_json(rq, 404, &json!({"ok": false, "reason": "no pending sign-in with that user code"}));
             }
         }
+        (Method::Get, "/_test/slow-answers") => send_json(rq, 200, &state.slow.json()),
         (Method::Post, "/_test/revoke") => {
             let code = field("user_code").or_else(|| qfield("user_code")).filter(|c| !c.is_empty());
             let n = state.revoke(code.as_deref());

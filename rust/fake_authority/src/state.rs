@@ -1,6 +1,7 @@
 //! The server's settings and memory: the options it was started with, the request log, and every sign-in
 //! with its state. The endpoints change it; the test hooks read it.
 
+use crate::fault::SlowAnswers;
 use crate::protocol::{Tokens, Version};
 use crate::scenario::Scenario;
 use serde_json::{Value, json};
@@ -115,6 +116,8 @@ pub struct State {
     pub start: Instant,
     pub log: Mutex<Vec<Value>>,
     pub signins: Mutex<Vec<SignIn>>,
+    /// The `trickle` and `endless-body` answers, running and finished (`/_test/slow-answers`).
+    pub slow: SlowAnswers,
 }
 
 /// A poisoned lock only means a request thread panicked; the data is still the best there is.
