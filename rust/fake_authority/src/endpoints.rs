@@ -3,9 +3,10 @@
 
 use crate::fault::{self, FaultContext, send_fault};
 use crate::protocol::{self, Stage, Version};
-use crate::respond::{send_error, send_json};
+use crate::recorded;
+use crate::respond::{send_error, send_json, send_json_text};
 use crate::scenario::{Kind, SCENARIO_DOMAIN, Scenario, is_fault};
-use crate::state::{SignIn, SignInState, State, lock};
+use crate::state::{SignIn, SignInState, State, lock, normalize_code};
 use crate::util;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -64,8 +65,9 @@ pub fn device_code(state: &State, rq: Request, tenant: &str, version: Version, f
     if scenario.stage == Stage::DeviceCode {
         match scenario.kind {
             Kind::SlowResponse => std::thread::sleep(Duration::from_secs_f64(state.opts.delay_secs)),
-            // These answer with the real device code answer, shaped or timed differently, below.
-            Kind::ExtraFields | Kind::Trickle => {}
+            // These answer with a device code answer (the real one shaped or timed differently, or a recorded
+            // one) below.
+            Kind::ExtraFields | Kind::Trickle | Kind::Replay(_) => {}
             k => return send_fault(&fault_context(state), rq, k, Stage::DeviceCode, version),
         }
     }
@@ -75,7 +77,7 @@ pub fn device_code(state: &State, rq: Request, tenant: &str, version: Version, f
     let now = Instant::now();
     let user_code = util::user_code();
     let device_code = format!("DAQABIQEAAAD{}", util::base64url(&util::random_bytes(60)));
-    lock(&state.signins).push(SignIn {
+    let signin = SignIn {
         user_code: user_code.clone(),
         device_code: device_code.clone(),
         tenant: tenant.to_string(),
@@ -86,6 +88,7 @@ pub fn device_code(state: &State, rq: Request, tenant: &str, version: Version, f
         issued: now,
         last_seen: now,
         required_interval: state.opts.interval,
+        expires_in: state.opts.expires_in,
         polls: 0,
         state: SignInState::Pending,
         tokens: None,
@@ -93,7 +96,13 @@ pub fn device_code(state: &State, rq: Request, tenant: &str, version: Version, f
         refreshes: 0,
         refresh_refusals: 0,
         revoked: false,
-    });
+    };
+    if let Kind::Replay(name) = scenario.kind
+        && scenario.stage == Stage::DeviceCode
+    {
+        return replay_device_code(state, rq, name, signin);
+    }
+    lock(&state.signins).push(signin);
     let verification = format!("{}/devicelogin", state.base_url);
     let mut body = protocol::device_code_body(version, &user_code, &device_code, &verification, state.opts.expires_in, state.opts.interval);
     if scenario.kind == Kind::ExtraFields && scenario.stage == Stage::DeviceCode {
@@ -106,11 +115,35 @@ pub fn device_code(state: &State, rq: Request, tenant: &str, version: Version, f
     send_json(rq, 200, &body);
 }
 
+/// Answers the device code request with the recorded answer `name`, verbatim. When it carries a device code,
+/// the sign-in is registered under that code, user code, interval and lifetime, so the client's later polls
+/// (which send the recorded device_code) are recognised and follow the usual rules.
+fn replay_device_code(state: &State, rq: Request, name: &str, mut signin: SignIn) {
+    let Some(rec) = recorded::recorded_answer(name) else {
+        return send_error(&state.base_url, rq, &protocol::fake_internal_error(format!("no recorded answer '{name}'")));
+    };
+    let body = rec.body_json();
+    if let Some(device_code) = body["device_code"].as_str() {
+        signin.device_code = device_code.to_string();
+        signin.user_code = normalize_code(body["user_code"].as_str().unwrap_or_default());
+        signin.required_interval = seconds(&body["interval"]).unwrap_or(signin.required_interval);
+        signin.expires_in = seconds(&body["expires_in"]).unwrap_or(signin.expires_in);
+        lock(&state.signins).push(signin);
+    }
+    send_json_text(rq, rec.status, &rec.body);
+}
+
+/// A count of seconds written as a number (v2) or a string (v1).
+fn seconds(v: &serde_json::Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
 /// What to answer a poll with, decided under the lock and sent after it.
 enum Answer {
     Error(protocol::EntraError),
     Fault(Kind),
     Token(serde_json::Value),
+    Recorded(recorded::RecordedAnswer),
 }
 
 pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: Field, received: Instant) {
@@ -142,8 +175,9 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
     let (answer, delay) = {
         let mut all = lock(&state.signins);
         // A code issued for another tenant, client or endpoint version is not recognized either.
+        // Newest first: replays of one recorded answer register the same device code more than once.
         let found =
-            all.iter_mut().find(|s| s.device_code == code && s.tenant == tenant && s.client_id == client_id && s.version == version);
+            all.iter_mut().rev().find(|s| s.device_code == code && s.tenant == tenant && s.client_id == client_id && s.version == version);
         let Some(si) = found else {
             drop(all);
             return send_error(base_url, rq, &protocol::bad_verification_code());
@@ -155,7 +189,7 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
         let sc = si.scenario;
         let token_fault = sc.stage == Stage::Token && is_fault(sc.kind) && sc.kind != Kind::ExtraFields && sc.kind != Kind::SlowResponse;
         let delay = (sc.stage == Stage::Token && sc.kind == Kind::SlowResponse).then(|| Duration::from_secs_f64(opts.delay_secs));
-        let past_expiry = received >= si.issued + Duration::from_secs(opts.expires_in);
+        let past_expiry = received >= si.issued + Duration::from_secs(si.expires_in);
         use protocol::{
             already_redeemed, authorization_pending, declined, expired, loop_detected, public_client_flows_disabled, slow_down,
         };
@@ -182,6 +216,27 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
                 Answer::Error(loop_detected())
             } else if poll == 1 && sc.kind == Kind::InvalidClient {
                 Answer::Error(public_client_flows_disabled())
+            } else if let (1, Kind::Replay(name), Stage::Token) = (poll, sc.kind, sc.stage) {
+                match recorded::recorded_answer(name) {
+                    Some(rec) => {
+                        // A recorded token ends the flow as a real one would; its tokens are shown in
+                        // /_test/signins but are not this server's, so a refresh with them is refused.
+                        let body = rec.body_json();
+                        if rec.status == 200 && body.get("access_token").is_some() {
+                            let text = |k: &str| body[k].as_str().unwrap_or_default().to_string();
+                            si.tokens = Some(protocol::Tokens {
+                                access_token: text("access_token"),
+                                refresh_token: text("refresh_token"),
+                                id_token: text("id_token"),
+                                issued_unix: util::unix_now(),
+                                lifetime_secs: seconds(&body["expires_in"]).unwrap_or(0),
+                            });
+                            si.state = SignInState::Redeemed;
+                        }
+                        Answer::Recorded(rec)
+                    }
+                    None => Answer::Error(protocol::fake_internal_error(format!("no recorded answer '{name}'"))),
+                }
             } else if token_fault && (poll == 1 || matches!(sc.kind, Kind::Always503 | Kind::HtmlError)) {
                 Answer::Fault(sc.kind)
             } else {
@@ -219,6 +274,7 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
         Answer::Error(e) => send_error(base_url, rq, &e),
         Answer::Fault(kind) => send_fault(&fault_context(state), rq, kind, Stage::Token, version),
         Answer::Token(body) => send_json(rq, 200, &body),
+        Answer::Recorded(rec) => send_json_text(rq, rec.status, &rec.body),
     }
 }
 

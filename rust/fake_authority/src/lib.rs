@@ -80,11 +80,18 @@
 //!   `delay_secs`), `extra-fields` (token: extra members in the token response; dc: extra members in the
 //!   device code response).
 //! - `always-503`: every poll answers 503.
+//! - `replay-NAME`: one of the answers recorded from the real service (`recorded/NAME.json`, each with its
+//!   public source; `recorded_answers()` lists them) is sent verbatim, status and body bytes, with Entra's
+//!   JSON headers. A recorded device code answer answers the device code request, and the sign-in is
+//!   registered under its `device_code`, `user_code`, `interval` and `expires_in` so the client's polls match;
+//!   a recorded token-stage answer answers the first poll. Afterwards the sign-in goes on as `approve` (a
+//!   recorded token redeems the code; its tokens are not this server's, so refreshing them is refused).
 
 mod endpoints;
 mod fault;
 mod page;
 pub mod protocol;
+pub mod recorded;
 mod respond;
 pub mod scenario;
 mod server;
@@ -95,6 +102,7 @@ pub mod util;
 /// The old name of [`protocol`], kept so paths written against it still resolve.
 pub use protocol as entra;
 pub use protocol::Version;
+pub use recorded::{RecordedAnswer, recorded_answers};
 pub use scenario::{Kind, SCENARIO_DOMAIN, Scenario, Stage};
 pub use server::FakeAuthority;
 pub use state::Options;

@@ -37,6 +37,11 @@ pub fn send_html(rq: Request, status: u16, html: String) {
     let _ = rq.respond(bytes_response(status, h, html.into_bytes()));
 }
 
+/// Sends a JSON body that is already text (a recorded answer), byte for byte, with Entra's JSON headers.
+pub fn send_json_text(rq: Request, status: u16, body: &str) {
+    let _ = rq.respond(bytes_response(status, json_headers(), body.as_bytes().to_vec()));
+}
+
 /// Sends one of Entra's error answers with its status.
 pub fn send_error(base_url: &str, rq: Request, e: &EntraError) {
     send_json(rq, e.status, &e.body(base_url));

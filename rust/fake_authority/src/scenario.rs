@@ -1,7 +1,9 @@
-//! What one sign-in does: the table of scenario names, how a name (or `dc-` name) is parsed, and which
-//! of them are faults. The fault answers themselves are in `fault.rs`; the endpoints decide when to use them.
+//! What one sign-in does: the table of scenario names, how a name (or `dc-` name, or `replay-` name) is
+//! parsed, and which of them are faults. The fault answers themselves are in `fault.rs`, the recorded ones in
+//! `recorded.rs`; the endpoints decide when to use them.
 
 pub use crate::protocol::Stage;
+use crate::recorded;
 
 /// Tenants ending in this select a scenario per sign-in.
 pub const SCENARIO_DOMAIN: &str = ".scenario.test";
@@ -37,6 +39,8 @@ pub enum Kind {
     RefreshInvalidGrant,
     RefreshInteractionRequired,
     Trickle,
+    /// Answer one stage with the recorded answer of this name, verbatim (`replay-NAME`).
+    Replay(&'static str),
 }
 
 /// (name, kind, may be prefixed with `dc-`)
@@ -79,9 +83,15 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// Parses `name` or `dc-name` (case-insensitive, `_` = `-`).
+    /// Parses `name`, `dc-name` or `replay-NAME` (case-insensitive, `_` = `-`). A replay's stage is the
+    /// recorded answer's.
     pub fn parse(name: &str) -> Option<Scenario> {
         let n = name.trim().to_ascii_lowercase().replace('_', "-");
+        if let Some(rec) = n.strip_prefix("replay-") {
+            let name = recorded::names().find(|r| *r == rec)?;
+            let stage = recorded::recorded_answer(name)?.stage;
+            return Some(Scenario { kind: Kind::Replay(name), stage });
+        }
         let (stage, base) = match n.strip_prefix("dc-") {
             Some(rest) => (Stage::DeviceCode, rest.to_string()),
             None => (Stage::Token, n),
@@ -94,6 +104,9 @@ impl Scenario {
     }
 
     pub fn name(&self) -> String {
+        if let Kind::Replay(rec) = self.kind {
+            return format!("replay-{rec}");
+        }
         let base = KINDS.iter().find(|(_, k, _)| *k == self.kind).map(|(n, _, _)| *n).unwrap_or("?");
         match self.stage {
             Stage::DeviceCode => format!("dc-{base}"),
@@ -105,6 +118,7 @@ impl Scenario {
     pub fn all_names() -> Vec<String> {
         let mut v: Vec<String> = KINDS.iter().map(|(n, _, _)| n.to_string()).collect();
         v.extend(KINDS.iter().filter(|(_, _, dc)| *dc).map(|(n, _, _)| format!("dc-{n}")));
+        v.extend(recorded::names().map(|n| format!("replay-{n}")));
         v
     }
 }
@@ -134,5 +148,9 @@ mod tests {
         assert_eq!(Scenario::parse("SLOW_DOWN").unwrap().kind, Kind::SlowDown);
         assert!(Scenario::parse("dc-decline").is_none());
         assert!(Scenario::parse("nope").is_none());
+        assert!(Scenario::parse("replay-nope").is_none() && Scenario::parse("dc-replay-gcm-v1-token").is_none());
+        let replay = Scenario::parse("Replay-GCM_v1-DeviceCode").unwrap();
+        assert_eq!((replay.kind, replay.stage), (Kind::Replay("gcm-v1-devicecode"), Stage::DeviceCode));
+        assert_eq!(Scenario::parse("replay-gcm-v1-token").unwrap().stage, Stage::Token);
     }
 }

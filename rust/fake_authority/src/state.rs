@@ -94,6 +94,9 @@ pub struct SignIn {
     pub issued: Instant,
     pub last_seen: Instant,
     pub required_interval: u64,
+    /// Seconds from `issued` until polls get the expiry error (the server's `expires_in`, or what a replayed
+    /// device code answer told the client).
+    pub expires_in: u64,
     pub polls: u32,
     pub state: SignInState,
     /// The latest tokens issued to this sign-in (by the device flow, then by each refresh).
@@ -139,9 +142,10 @@ impl State {
         }
         let now = Instant::now();
         let mut all = lock(&self.signins);
-        match all.iter_mut().find(|s| {
-            s.user_code == wanted && s.state == SignInState::Pending && now < s.issued + Duration::from_secs(self.opts.expires_in)
-        }) {
+        match all
+            .iter_mut()
+            .find(|s| s.user_code == wanted && s.state == SignInState::Pending && now < s.issued + Duration::from_secs(s.expires_in))
+        {
             Some(s) => {
                 s.state = to;
                 true
