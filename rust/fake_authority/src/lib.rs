@@ -87,10 +87,27 @@
 //!   a recorded token-stage answer answers the first poll. Afterwards the sign-in goes on as `approve` (a
 //!   recorded token redeems the code; its tokens are not this server's, so refreshing them is refused).
 
+//!
+//! # Proxy
+//! [`FakeProxy`] (`proxy.rs`; the program's `--proxy` mode) is a small HTTP proxy on 127.0.0.1 for
+//! end-to-end proxy tests: `CONNECT host:port` tunnels and absolute-form `http://` requests, a host map
+//! (`--map-host login.test.invalid=127.0.0.1:PORT`, repeatable) so a test can use a non-loopback authority
+//! name, optional `--require-auth USER:PASS` (407 with `Proxy-Authenticate: Basic` otherwise), and a log of
+//! every request (`GET /_proxy/log` on the proxy, `POST /_proxy/clear-log`, or [`FakeProxy::log`]). It prints
+//! `READY http://127.0.0.1:PORT` and honours `--exit-on-stdin-eof` like the authority. The authority serves
+//! HTTPS for any name its `--tls-cert` names, e.g. a certificate for `login.test.invalid` made with openssl.
+//!
+//! # Modules
+//! Each module uses only modules before it in this order: `util` (randomness, base64, forms), `protocol`
+//! (Entra's JSON and the error catalogue with sources), `recorded` (answers recorded from the service),
+//! `scenario` (names and parsing), `respond` (writing answers), `fault` (the fault answers), `state`
+//! (options, sign-ins, log), `endpoints` (device code and token endpoints), `page` (the device-login page),
+//! `tls`, `server` (binding, routing, test hooks), and `proxy`.
 mod endpoints;
 mod fault;
 mod page;
 pub mod protocol;
+pub mod proxy;
 pub mod recorded;
 mod respond;
 pub mod scenario;
@@ -102,6 +119,7 @@ pub mod util;
 /// The old name of [`protocol`], kept so paths written against it still resolve.
 pub use protocol as entra;
 pub use protocol::Version;
+pub use proxy::{FakeProxy, ProxyOptions};
 pub use recorded::{RecordedAnswer, recorded_answers};
 pub use scenario::{Kind, SCENARIO_DOMAIN, Scenario, Stage};
 pub use server::FakeAuthority;

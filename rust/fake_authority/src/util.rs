@@ -50,6 +50,22 @@ pub fn base64url(data: &[u8]) -> String {
     out
 }
 
+/// Padded standard base64 (RFC 4648 §4), as in HTTP Basic credentials.
+pub fn base64_standard(data: &[u8]) -> String {
+    let mut out: String = base64url(data)
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !out.len().is_multiple_of(4) {
+        out.push('=');
+    }
+    out
+}
+
 pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
@@ -136,6 +152,9 @@ mod tests {
             assert_eq!(base64url(i.as_bytes()), o);
         }
         assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+        assert_eq!(base64_standard(&[0xfb, 0xff]), "+/8=");
+        assert_eq!(base64_standard(b"Aladdin:open sesame"), "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(base64_standard(b"fo"), "Zm8=");
     }
 
     #[test]
