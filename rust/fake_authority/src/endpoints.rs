@@ -2,7 +2,10 @@
 //! token endpoint (`/oauth2[/v2.0]/token`), with the polling rules and the per-sign-in scenarios.
 
 use crate::fault::{self, FaultContext, send_fault};
-use crate::protocol::{self, Stage, Version};
+use crate::protocol::{
+    self, Stage, Version, already_redeemed, authorization_pending, declined, expired, loop_detected, public_client_flows_disabled,
+    slow_down,
+};
 use crate::recorded;
 use crate::respond::{send_error, send_json, send_json_text};
 use crate::scenario::{Kind, SCENARIO_DOMAIN, Scenario, is_fault};
@@ -190,9 +193,6 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
         let token_fault = sc.stage == Stage::Token && is_fault(sc.kind) && sc.kind != Kind::ExtraFields && sc.kind != Kind::SlowResponse;
         let delay = (sc.stage == Stage::Token && sc.kind == Kind::SlowResponse).then(|| Duration::from_secs_f64(opts.delay_secs));
         let past_expiry = received >= si.issued + Duration::from_secs(si.expires_in);
-        use protocol::{
-            already_redeemed, authorization_pending, declined, expired, loop_detected, public_client_flows_disabled, slow_down,
-        };
         let answer =
             if opts.loop_detection && since + LOOP_GRACE < Duration::from_secs(si.required_interval) && si.state != SignInState::Redeemed {
                 Answer::Error(loop_detected())

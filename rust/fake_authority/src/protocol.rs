@@ -4,9 +4,9 @@
 //! v1 sends numbers as strings and `verification_url`; v2 sends integers and `verification_uri`.
 //!
 //! Sources named below, in short:
-//! - "v2 device-code doc": https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code
+//! - "v2 device-code doc": <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code>
 //!   (MicrosoftDocs/entra-docs `docs/identity-platform/v2-oauth2-device-code.md`).
-//! - "error-code reference": https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
+//! - "error-code reference": <https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes>
 //!   (MicrosoftDocs/entra-docs `docs/identity-platform/reference-error-codes.md`): the AADSTS table and the
 //!   table of `error` strings.
 //! - "v1 protocol doc": MicrosoftDocs/azure-docs `articles/active-directory/develop/v1-protocols-oauth-code.md`

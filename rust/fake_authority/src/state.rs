@@ -142,8 +142,10 @@ impl State {
         }
         let now = Instant::now();
         let mut all = lock(&self.signins);
+        // Newest first: replays of one recorded answer register the same user code more than once.
         match all
             .iter_mut()
+            .rev()
             .find(|s| s.user_code == wanted && s.state == SignInState::Pending && now < s.issued + Duration::from_secs(s.expires_in))
         {
             Some(s) => {
