@@ -1,25 +1,60 @@
-//! The fake authority as a program, for Pester tests and the demo. See the crate docs (lib.rs) for the
-//! endpoints, the polling rules and the scenarios.
+//! The fake authority as a program, for Pester tests and the demo; with `--proxy`, the test proxy instead.
+//! See the crate docs (lib.rs) for the endpoints, the polling and refresh rules, the scenarios and the proxy.
 //!
 //! ```text
 //! fake_authority [--port N] [--interval S] [--expires-in S] [--scenario NAME]
 //!                [--approve-after-polls N] [--approve-after-secs T] [--auto-approve-secs T]
-//!                [--token-prefix X] [--retry-after S] [--delay-secs S] [--no-loop-detection]
+//!                [--token-prefix X] [--token-lifetime S] [--retry-after S] [--delay-secs S] [--no-loop-detection]
 //!                [--tls-cert PEM --tls-key PEM] [--redirect-to URL] [--exit-on-stdin-eof] [--verbose] [--list-scenarios]
+//! fake_authority --proxy [--port N] [--map-host HOST=IP:PORT]... [--require-auth USER:PASS]
+//!                [--exit-on-stdin-eof] [--verbose]
 //! ```
-//! The first line on stdout is exactly `READY http://127.0.0.1:PORT`; it serves until killed or, with
-//! `--exit-on-stdin-eof`, until stdin closes. Per sign-in scenarios: tenant `NAME.scenario.test`.
+//! The first line on stdout is exactly `READY http://127.0.0.1:PORT` (`https://` for the authority with TLS);
+//! it serves until killed or, with `--exit-on-stdin-eof`, until stdin closes. Per sign-in scenarios: tenant
+//! `NAME.scenario.test`.
 
-use fake_authority::{FakeAuthority, Options, Scenario};
+use fake_authority::proxy::parse_map_host;
+use fake_authority::{FakeAuthority, FakeProxy, Options, ProxyOptions, Scenario};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: fake_authority [--port N] [--interval S] [--expires-in S] [--scenario NAME]
                       [--approve-after-polls N] [--approve-after-secs T] [--auto-approve-secs T]
-                      [--token-prefix X] [--retry-after S] [--delay-secs S] [--no-loop-detection]
+                      [--token-prefix X] [--token-lifetime S] [--retry-after S] [--delay-secs S] [--no-loop-detection]
                       [--tls-cert PEM --tls-key PEM] [--redirect-to URL] [--exit-on-stdin-eof] [--verbose] [--list-scenarios]
-A local stand-in for Entra ID's device code endpoints (v1 and v2). Not Microsoft.
-Prints `READY http://127.0.0.1:PORT` when listening (`https://` with --tls-cert and --tls-key). Tenant NAME.scenario.test picks scenario NAME per sign-in.";
+       fake_authority --proxy [--port N] [--map-host HOST=IP:PORT]... [--require-auth USER:PASS]
+                      [--exit-on-stdin-eof] [--verbose]
+A local stand-in for Entra ID's device code and refresh endpoints (v1 and v2). Not Microsoft.
+Prints `READY http://127.0.0.1:PORT` when listening (`https://` with --tls-cert and --tls-key).
+Tenant NAME.scenario.test picks scenario NAME per sign-in (--list-scenarios lists them).
+
+Authority:
+  --port N                 listen on 127.0.0.1:N (default: a free port)
+  --interval S             polling interval the device code answer asks for (default 5)
+  --expires-in S           device code lifetime (default 900)
+  --scenario NAME          scenario for tenants that do not pick one (default approve)
+  --approve-after-polls N  approve after N pending polls (default 1)
+  --approve-after-secs T   approve T seconds after the code was issued
+  --auto-approve-secs T    approve every scenario's sign-in T seconds after issue
+  --token-prefix X         start of each access token's signature part (letters, digits, - and _)
+  --token-lifetime S       access token lifetime for sign-ins and refreshes: expires_in, expires_on, JWT exp (default 3599)
+  --retry-after S          Retry-After of the 429/503 scenarios (default 3)
+  --delay-secs S           delay of slow-response (default 3)
+  --no-loop-detection      never answer a fast poll with AADSTS50196
+  --tls-cert PEM --tls-key PEM  serve HTTPS with this certificate chain and key
+  --redirect-to URL        where the redirect scenarios point
+Proxy (--proxy): CONNECT tunnels and absolute-form http:// requests, logged at GET /_proxy/log.
+  --port N                 listen on 127.0.0.1:N (default: a free port)
+  --map-host HOST=IP:PORT  send requests for HOST (any port) to IP:PORT; repeatable. Other names than
+                           mapped ones and loopback addresses are answered 502.
+  --require-auth USER:PASS answer 407 (Proxy-Authenticate: Basic) unless Proxy-Authorization matches
+Both:
+  --exit-on-stdin-eof      exit when stdin closes
+  --verbose                one line per request on stderr";
+
+fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
+    v.parse::<T>().map_err(|_| format!("{name}: '{v}' is not a valid number"))
+}
 
 fn parse(args: &[String]) -> Result<(Options, bool), String> {
     let mut o = Options::default();
@@ -28,9 +63,6 @@ fn parse(args: &[String]) -> Result<(Options, bool), String> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
-        fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
-            v.parse::<T>().map_err(|_| format!("{name}: '{v}' is not a valid number"))
-        }
         match a.as_str() {
             "--port" => o.port = num("--port", value(a)?)?,
             "--interval" => o.interval = num("--interval", value(a)?)?,
@@ -49,6 +81,7 @@ fn parse(args: &[String]) -> Result<(Options, bool), String> {
                 }
                 o.token_prefix = v;
             }
+            "--token-lifetime" => o.token_lifetime_secs = num("--token-lifetime", value(a)?)?,
             "--retry-after" => o.retry_after = num("--retry-after", value(a)?)?,
             "--delay-secs" => o.delay_secs = num("--delay-secs", value(a)?)?,
             "--tls-cert" => tls_cert = Some(std::path::PathBuf::from(value(a)?)),
@@ -65,10 +98,54 @@ fn parse(args: &[String]) -> Result<(Options, bool), String> {
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
-    if o.interval == 0 || o.expires_in == 0 {
-        return Err("--interval and --expires-in must be at least 1".into());
+    if o.interval == 0 || o.expires_in == 0 || o.token_lifetime_secs == 0 {
+        return Err("--interval, --expires-in and --token-lifetime must be at least 1".into());
     }
     Ok((o, exit_on_eof))
+}
+
+fn parse_proxy(args: &[String]) -> Result<(ProxyOptions, bool), String> {
+    let mut o = ProxyOptions::default();
+    let mut exit_on_eof = false;
+    let mut it = args.iter().filter(|a| *a != "--proxy");
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--port" => o.port = num("--port", value(a)?)?,
+            "--map-host" => o.map_hosts.push(parse_map_host(&value(a)?).map_err(|e| format!("--map-host {e}"))?),
+            "--require-auth" => {
+                let v = value(a)?;
+                if !v.contains(':') {
+                    return Err("--require-auth: expected USER:PASS".into());
+                }
+                o.require_auth = Some(v);
+            }
+            "--exit-on-stdin-eof" => exit_on_eof = true,
+            "--verbose" => o.verbose = true,
+            other => return Err(format!("unknown argument '{other}' in --proxy mode")),
+        }
+    }
+    Ok((o, exit_on_eof))
+}
+
+fn exit_when_stdin_closes() {
+    std::thread::spawn(|| {
+        let mut sink = [0u8; 256];
+        let mut stdin = std::io::stdin();
+        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        std::process::exit(0);
+    });
+}
+
+fn ready(url: &str) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "READY {url}");
+    let _ = out.flush();
+}
+
+fn fail(e: String) -> ExitCode {
+    eprintln!("fake_authority: {e}\n{USAGE}");
+    ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
@@ -83,12 +160,28 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    if args.iter().any(|a| a == "--proxy") {
+        let (opts, exit_on_eof) = match parse_proxy(&args) {
+            Ok(v) => v,
+            Err(e) => return fail(e),
+        };
+        let proxy = match FakeProxy::start(opts) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("fake_authority: the proxy cannot listen: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        ready(&proxy.url());
+        if exit_on_eof {
+            exit_when_stdin_closes();
+        }
+        proxy.wait();
+        return ExitCode::SUCCESS;
+    }
     let (opts, exit_on_eof) = match parse(&args) {
         Ok(v) => v,
-        Err(e) => {
-            eprintln!("fake_authority: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(e),
     };
     let server = match FakeAuthority::start(opts) {
         Ok(s) => s,
@@ -97,16 +190,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "READY {}", server.base_url());
-    let _ = out.flush();
+    ready(&server.base_url());
     if exit_on_eof {
-        std::thread::spawn(|| {
-            let mut sink = [0u8; 256];
-            let mut stdin = std::io::stdin();
-            while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
-            std::process::exit(0);
-        });
+        exit_when_stdin_closes();
     }
     server.wait();
     ExitCode::SUCCESS

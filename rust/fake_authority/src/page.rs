@@ -6,11 +6,17 @@ use crate::util::html_escape;
 /// What the page reports after a submit.
 pub enum Outcome<'a> {
     /// The form, with the code filled in when the link carried one (`verification_uri_complete`'s `?otc=`).
-    Form { code: &'a str },
+    Form {
+        code: &'a str,
+    },
     /// The code was not recognised (wrong, expired, used, or empty); the form is shown again.
     WrongCode(&'a str),
-    SignedIn { user_code: &'a str },
-    Declined { user_code: &'a str },
+    SignedIn {
+        user_code: &'a str,
+    },
+    Declined {
+        user_code: &'a str,
+    },
 }
 
 const STYLE: &str = "\
@@ -46,7 +52,11 @@ for tests and the demo of d365fo.interactive; no real account is used or signed 
 fn form(error: Option<&str>, value: &str) -> String {
     // The error is tied to the field (aria-describedby) as well as announced (role=alert).
     let (alert, invalid, described_by) = match error {
-        Some(msg) => (format!("<div class=\"error\" role=\"alert\" id=\"result\" data-result=\"wrong-code\">{msg}</div>"), "true", "result code-hint"),
+        Some(msg) => (
+            format!("<div class=\"error\" role=\"alert\" id=\"result\" data-result=\"wrong-code\">{msg}</div>"),
+            "true",
+            "result code-hint",
+        ),
         None => (String::new(), "false", "code-hint"),
     };
     format!(
@@ -71,10 +81,7 @@ pub fn render(outcome: Outcome) -> String {
         Outcome::Form { code } => frame("Enter code", &form(None, code)),
         Outcome::WrongCode(value) => frame(
             "Error: Enter code",
-            &form(
-                Some("That code was not recognised. It may be mistyped, expired, or already used. Check the code and try again."),
-                value,
-            ),
+            &form(Some("That code was not recognised. It may be mistyped, expired, or already used. Check the code and try again."), value),
         ),
         Outcome::SignedIn { user_code } => frame(
             "Signed in",

@@ -22,8 +22,8 @@ pub fn server_config(cert: &Path, key: &Path) -> io::Result<Arc<ServerConfig>> {
     if certs.is_empty() {
         return Err(io::Error::other(format!("{}: no certificate in it", cert.display())));
     }
-    let key: PrivateKeyDer<'static> =
-        rustls_pemfile::private_key(&mut open(key)?)?.ok_or_else(|| io::Error::other(format!("{}: no private key in it", key.display())))?;
+    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut open(key)?)?
+        .ok_or_else(|| io::Error::other(format!("{}: no private key in it", key.display())))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

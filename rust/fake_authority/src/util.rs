@@ -50,8 +50,29 @@ pub fn base64url(data: &[u8]) -> String {
     out
 }
 
+/// Padded standard base64 (RFC 4648 §4), as in HTTP Basic credentials.
+pub fn base64_standard(data: &[u8]) -> String {
+    let mut out: String = base64url(data)
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !out.len().is_multiple_of(4) {
+        out.push('=');
+    }
+    out
+}
+
 pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Wall-clock milliseconds since the Unix epoch (comparable with other processes' clocks on this machine).
+pub fn epoch_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// "YYYY-MM-DD HH:MM:SSZ" in UTC, the format of Entra's `timestamp` field.
@@ -73,10 +94,13 @@ pub fn entra_timestamp(unix: u64) -> String {
 
 /// Decodes `application/x-www-form-urlencoded` into ordered pairs.
 pub fn parse_form(body: &str) -> Vec<(String, String)> {
-    body.split('&').filter(|p| !p.is_empty()).map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k), percent_decode(v))
-    }).collect()
+    body.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
 }
 
 pub fn percent_decode(s: &str) -> String {
@@ -122,10 +146,15 @@ mod tests {
 
     #[test]
     fn base64url_matches_rfc4648_vectors() {
-        for (i, o) in [("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("fooba", "Zm9vYmE"), ("foobar", "Zm9vYmFy")] {
+        for (i, o) in
+            [("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("fooba", "Zm9vYmE"), ("foobar", "Zm9vYmFy")]
+        {
             assert_eq!(base64url(i.as_bytes()), o);
         }
         assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+        assert_eq!(base64_standard(&[0xfb, 0xff]), "+/8=");
+        assert_eq!(base64_standard(b"Aladdin:open sesame"), "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(base64_standard(b"fo"), "Zm8=");
     }
 
     #[test]
@@ -137,12 +166,10 @@ mod tests {
 
     #[test]
     fn forms_decode_plus_and_percent() {
-        assert_eq!(parse_form("a=b+c&d=%2F%3d&e&f=%zz"), vec![
-            ("a".into(), "b c".into()),
-            ("d".into(), "/=".into()),
-            ("e".into(), "".into()),
-            ("f".into(), "%zz".into()),
-        ]);
+        assert_eq!(
+            parse_form("a=b+c&d=%2F%3d&e&f=%zz"),
+            vec![("a".into(), "b c".into()), ("d".into(), "/=".into()), ("e".into(), "".into()), ("f".into(), "%zz".into()),]
+        );
         assert_eq!(percent_decode("%"), "%");
         assert_eq!(percent_decode("%4"), "%4");
     }
