@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 use ureq::tls::{RootCerts, TlsConfig};
-use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::resolver::{ArrayVec, DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, RustlsConnector, Transport as UreqTransportTrait,
 };
@@ -282,6 +282,43 @@ impl UreqTransportTrait for SocketTransport {
     }
 }
 
+/// Resolves names like ureq's own resolver, except the authority's name when a proxy is used: the proxy resolves
+/// that (CONNECT host:port), and a network that only the proxy can see out of may not resolve it locally at all.
+/// (ureq 3.0.11 resolves the target name before connecting to the proxy; 3.0.12 fixed it.)
+#[derive(Debug)]
+struct ProxyAwareResolver {
+    /// The proxy's host and port, when requests go through one.
+    proxy: Option<(String, u16)>,
+    inner: DefaultResolver,
+}
+
+impl Resolver for ProxyAwareResolver {
+    fn resolve(&self, uri: &ureq::http::Uri, config: &ureq::config::Config, timeout: NextTimeout) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        if let Some((host, port)) = &self.proxy {
+            let target_port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("http") { 80 } else { 443 });
+            let is_proxy = uri.host().is_some_and(|h| h.eq_ignore_ascii_case(host)) && target_port == *port;
+            if !is_proxy {
+                // Never connected to: the connector reaches the proxy and asks it for this name.
+                let mut addrs: ResolvedSocketAddrs = ArrayVec::from_fn(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+                addrs.push(std::net::SocketAddr::from(([0, 0, 0, 0], target_port)));
+                return Ok(addrs);
+            }
+        }
+        self.inner.resolve(uri, config, timeout)
+    }
+}
+
+/// The host and port of a proxy URL (credentials ignored).
+fn proxy_host_port(p: &str) -> Option<(String, u16)> {
+    let with_scheme = validate::proxy_url(p, "proxy").ok()?;
+    let (scheme, rest) = with_scheme.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let u = validate::parse_http_url(&format!("{scheme}://{}", authority.rsplit('@').next()?)).ok()?;
+    let port = u.port.unwrap_or(if u.scheme == "https" { 443 } else { 80 });
+    Some((u.host, port))
+}
+
 /// What the HTTP client needs to know about one sign-in's requests.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -318,7 +355,8 @@ impl UreqTransport {
             .accept("application/json")
             .build();
         let connector = ().chain(ConnectProxyConnector::default()).chain(AbortableTcpConnector).chain(RustlsConnector::default());
-        Ok(UreqTransport { agent: ureq::Agent::with_parts(config, connector, DefaultResolver::default()), timeout: options.timeout })
+        let resolver = ProxyAwareResolver { proxy: options.proxy.as_deref().and_then(proxy_host_port), inner: DefaultResolver::default() };
+        Ok(UreqTransport { agent: ureq::Agent::with_parts(config, connector, resolver), timeout: options.timeout })
     }
 }
 
@@ -571,6 +609,14 @@ mod tests {
         assert!(e.to_core("h:1").message.starts_with("TLS with the authority h:1 failed: "));
         let e = map_ureq_error(ureq::Error::Io(std::io::Error::new(ErrorKind::ConnectionReset, "reset")), &abort);
         assert_eq!(e, TransportError::Broken("the connection was reset".into()));
+    }
+
+    #[test]
+    fn the_proxys_own_host_and_port_are_known_without_credentials() {
+        assert_eq!(proxy_host_port("http://u:S3cret@Proxy.Corp:3128"), Some(("proxy.corp".into(), 3128)));
+        assert_eq!(proxy_host_port("proxy.corp"), Some(("proxy.corp".into(), 80)));
+        assert_eq!(proxy_host_port("https://p"), Some(("p".into(), 443)));
+        assert_eq!(proxy_host_port("socks5://p:1"), None);
     }
 
     #[test]

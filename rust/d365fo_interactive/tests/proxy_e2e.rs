@@ -1,0 +1,88 @@
+//! The whole client through a real HTTP proxy, with nothing switched on in the product: HTTPS_PROXY names the
+//! proxy, the authority has a name that is not this machine (login.test.invalid, which the test proxy routes
+//! to the fake authority), and TLS is verified against a test CA given as SSL_CERT_FILE. The proxy must see a
+//! CONNECT for the authority and nothing else; without the CA the sign-in must fail on trust.
+
+use d365fo_interactive::api::{Seams, handle_with};
+use d365fo_interactive::cancel::CancelToken;
+use d365fo_interactive::clock::RealClock;
+use d365fo_interactive::error::Code;
+use fake_authority::{FakeAuthority, FakeProxy, Options, ProxyOptions};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+const NAME: &str = "login.test.invalid";
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("this test needs the openssl CLI to make its certificates (.ci/run installs it)");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A test CA, and a certificate it signs for login.test.invalid.
+fn certificates(dir: &Path) {
+    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=d365fo.interactive proxy test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", &format!("/CN={NAME}")]);
+    std::fs::write(dir.join("server.ext"), format!("subjectAltName=DNS:{NAME}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")).unwrap();
+    openssl(dir, &["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext"]);
+}
+
+fn sign_in(env: &dyn Fn(&str) -> Option<String>, authority: &str) -> Result<Value, d365fo_interactive::error::CoreError> {
+    let request = json!({"op": "sign_in", "force": true, "tenant": "contoso.onmicrosoft.com", "url": "https://contoso.operations.dynamics.com",
+        "timeout_secs": 30, "authority": authority, "no_browser": true, "no_clipboard": true, "http_timeout_secs": 10});
+    handle_with(&request.to_string(), &CancelToken::new(), &mut |_| {}, &Seams { env, clock: &RealClock, transport: None })
+        .map(|a| serde_json::from_str(&a).unwrap())
+}
+
+#[test]
+fn a_sign_in_goes_through_the_proxy_to_a_named_authority_verified_by_the_given_ca() {
+    let dir: PathBuf = tempfile::tempdir().unwrap().keep_dir();
+    certificates(&dir);
+    let fa = FakeAuthority::start(Options { interval: 1, tls: Some((dir.join("server.pem"), dir.join("server.key"))), ..Options::default() }).unwrap();
+    let proxy = FakeProxy::start(ProxyOptions { map_hosts: vec![(NAME.into(), format!("127.0.0.1:{}", fa.port()))], ..ProxyOptions::default() }).unwrap();
+    let authority = format!("https://{NAME}:{}", fa.port());
+    let store = dir.join("config");
+    let env = |k: &str| match k {
+        "HTTPS_PROXY" => Some(proxy.url()),
+        "XDG_CONFIG_HOME" => Some(store.display().to_string()),
+        _ => None,
+    };
+
+    // TLS trust comes from the process environment (rustls-platform-verifier reads SSL_CERT_FILE itself).
+    // SAFETY: this test binary has this one test; nothing else reads the environment meanwhile.
+    unsafe { std::env::set_var("SSL_CERT_FILE", dir.join("ca.pem")) };
+    let answer = sign_in(&env, &authority).unwrap_or_else(|e| panic!("{}", e.message));
+    assert_eq!(answer["source"], "device_code");
+    assert_eq!(answer["access_token"], fa.signins()[0]["access_token"]);
+    let seen = proxy.log();
+    assert!(!seen.is_empty());
+    for entry in &seen {
+        assert_eq!(entry["method"], "CONNECT", "{entry}");
+        assert_eq!(entry["target"], format!("{NAME}:{}", fa.port()), "{entry}");
+    }
+
+    // Without the CA the same sign-in fails on trust, through the same proxy, and says where trust comes from.
+    unsafe { std::env::set_var("SSL_CERT_FILE", dir.join("server.pem.missing")) };
+    let e = sign_in(&env, &authority).unwrap_err();
+    unsafe { std::env::remove_var("SSL_CERT_FILE") };
+    assert_eq!(e.code, Code::NetworkError, "{}", e.message);
+    assert!(e.message.contains("TLS") && !e.message.contains("trying again"), "{}", e.message);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+trait KeepDir {
+    fn keep_dir(self) -> PathBuf;
+}
+
+impl KeepDir for tempfile::TempDir {
+    /// The folder stays until the test removes it (the fake authority reads the certificate files later).
+    fn keep_dir(self) -> PathBuf {
+        let p = self.path().to_path_buf();
+        std::mem::forget(self);
+        p
+    }
+}
