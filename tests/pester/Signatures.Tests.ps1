@@ -63,10 +63,17 @@ Describe 'Get-D365ODataTokenInteractive parameters' {
         @($cmd.ParameterSets.Name) | Should -Be @('Default')
     }
 
-    It 'has exactly Tenant, Url, Timeout, EnableException and RawOutput besides the common parameters' {
+    It 'has the original''s Tenant, Url, Timeout, EnableException and RawOutput, and Force (added), besides the common parameters' {
         $common = [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters
         $own = (Get-Command Get-D365ODataTokenInteractive).Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object
-        $own | Should -Be @('EnableException', 'RawOutput', 'Tenant', 'Timeout', 'Url')
+        $own | Should -Be @('EnableException', 'Force', 'RawOutput', 'Tenant', 'Timeout', 'Url')
+    }
+
+    It 'takes Force as a named switch, in every parameter set' {
+        $f = Get-ParameterFacts Get-D365ODataTokenInteractive Force
+        $f.Type | Should -Be ([switch])
+        $f.Positions | Should -Be @([int]::MinValue)
+        $f.Sets | Should -Be @('__AllParameterSets')
     }
 
     It 'takes Tenant as a string at position 0 with the alias $AadGuid' {
@@ -101,7 +108,7 @@ Describe 'Get-D365ODataTokenInteractive parameters' {
         ([D365fo.Interactive.GetD365ODataTokenInteractiveCommand]::new()).Timeout | Should -Be 300
     }
 
-    It 'has EnableException and RawOutput as named switches' -TestCases @(@{ Name = 'EnableException' }, @{ Name = 'RawOutput' }) {
+    It 'has EnableException and RawOutput as named switches' -TestCases @(@{ Name = 'EnableException' }, @{ Name = 'RawOutput' }, @{ Name = 'Force' }) {
         param($Name)
         $f = Get-ParameterFacts Get-D365ODataTokenInteractive $Name
         $f.Type | Should -Be ([switch])
