@@ -351,7 +351,10 @@ Describe 'Ctrl+C' {
             $env:D365FO_AUTHORITY = $slow.Url
             $ps = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource } -Async
             $h = $ps.BeginInvoke()
-            Start-Sleep -Milliseconds 700
+            # Stop while the device code request is in flight: the authority has it and is holding its answer.
+            $deadline = [DateTime]::UtcNow.AddSeconds(15)
+            while (-not @(Get-FakeAuthorityLog $slow | Where-Object endpoint -eq 'devicecode').Count -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+            @(Get-FakeAuthorityLog $slow | Where-Object endpoint -eq 'devicecode').Count | Should -Be 1
             $sw = [Diagnostics.Stopwatch]::StartNew()
             $ps.Stop()
             $sw.Elapsed.TotalMilliseconds | Should -BeLessThan 1000
