@@ -13,6 +13,9 @@ countdown, and returns when you approve. Without a display it prints the URL and
 URL in any browser on this machine. -AutoApprove lets the authority approve by itself after a few seconds (no
 browser is opened) and ends by printing the Bearer string as the last line of output.
 
+It then asks for the token a second time, as a script run twice would: the session's token comes back at once
+(one sign-in serves the session).
+
 Everything the demo changes in the session (D365FO_AUTHORITY, D365FO_NO_BROWSER, the default -Token) is put
 back when it ends, so running it inside your own pwsh leaves nothing pointing at the local authority.
 #>
@@ -27,19 +30,13 @@ $ErrorActionPreference = 'Stop'
 $Tenant = 'contoso.onmicrosoft.com'
 $Resource = 'https://contoso.operations.dynamics.com'
 
-function Get-TokenClaims([string] $Bearer) {
-    # The stand-in token is a JWT like Entra's: show what a script may read from it (audience, user, expiry).
-    $payload = ($Bearer -replace '^Bearer ', '').Split('.')[1].Replace('-', '+').Replace('_', '/')
-    $payload += '=' * ((4 - $payload.Length % 4) % 4)
-    [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($payload)) | ConvertFrom-Json
-}
-
+$DefaultKeys = '*-D365*:Token', '*:Token'
 $saved = @{
     Authority = $env:D365FO_AUTHORITY
     NoBrowser = $env:D365FO_NO_BROWSER
-    HadToken  = $global:PSDefaultParameterValues.ContainsKey('*:Token')
-    Token     = $global:PSDefaultParameterValues['*:Token']
+    Defaults  = @{}
 }
+foreach ($k in $DefaultKeys) { if ($global:PSDefaultParameterValues.ContainsKey($k)) { $saved.Defaults[$k] = $global:PSDefaultParameterValues[$k] } }
 # `manual`: only the page (or -AutoApprove's timer) approves; the default scenario would approve by itself.
 $authorityArgs = @('--port', '0', '--interval', '2', '--scenario', 'manual', '--exit-on-stdin-eof')
 if ($AutoApprove) { $authorityArgs += @('--auto-approve-secs', "$AutoApproveSeconds") }
@@ -75,26 +72,27 @@ try {
     Write-Host "PS> Get-D365ODataTokenInteractive -Tenant $Tenant -Url $Resource | Set-D365ODataTokenInSession"
 
     try {
-        $token = Get-D365ODataTokenInteractive -Tenant $Tenant -Url $Resource -EnableException
+        $token = Get-D365ODataTokenInteractive -Tenant $Tenant -Url $Resource
     } catch {
         $failed = $true
         Write-Host ''
         Write-Host "The sign-in did not complete: $($_.Exception.Message)"
-        Write-Host "(error id $($_.FullyQualifiedErrorId.Split(',')[0]), category $($_.CategoryInfo.Category)). A script sees this as a terminating"
-        Write-Host 'error with -EnableException, or as a warning and an error record without it. Run the demo again to retry.'
+        Write-Host "(error id $($_.FullyQualifiedErrorId.Split(',')[0]), category $($_.CategoryInfo.Category)). What the authority says"
+        Write-Host 'stops a script, as it does with d365fo.integrations; a try/catch sees it. Run the demo again to retry.'
         return
     }
     $token | Set-D365ODataTokenInSession
 
-    $claims = Get-TokenClaims $token
-    $expires = [DateTimeOffset]::FromUnixTimeSeconds([long]$claims.exp).LocalDateTime
     Write-Host ''
-    Write-Host "Signed in as $($claims.upn), a token for $($claims.aud), valid until $($expires.ToString('HH:mm:ss'))."
+    Write-Host 'The same command again, as a script run twice in this session would:'
+    Write-Host "PS> Get-D365ODataTokenInteractive -Tenant $Tenant -Url $Resource"
+    $again = Get-D365ODataTokenInteractive -Tenant $Tenant -Url $Resource
+    if ($again -ne $token) { throw 'The second call did not return the session''s token.' }
     Write-Host ''
     Write-Host 'What a script does next:'
-    Write-Host "- Set-D365ODataTokenInSession (in the pipeline above) made the token the default -Token of every command"
-    Write-Host "  in this session: `$PSDefaultParameterValues['*:Token'] now holds 'Bearer ...' ($($global:PSDefaultParameterValues['*:Token'].Length) characters),"
-    Write-Host '  so the OData commands of d365fo.integrations use it without being told, for example:'
+    Write-Host "- Set-D365ODataTokenInSession (in the pipeline above) made the token the default -Token of the D365 commands"
+    Write-Host "  in this session (`$PSDefaultParameterValues['*-D365*:Token']), renewed without a new sign-in while the"
+    Write-Host '  session lasts, so the OData commands of d365fo.integrations use it without being told, for example:'
     Write-Host "      Get-D365ODataEntityData -EntityName CustomersV3 -Top 5"
     Write-Host '- A script that calls the OData service itself sends the string as the Authorization header:'
     Write-Host "      Invoke-RestMethod -Uri '$Resource/data/CustomersV3' -Headers @{ Authorization = `$token }"
@@ -105,8 +103,10 @@ try {
 finally {
     $env:D365FO_AUTHORITY = $saved.Authority
     $env:D365FO_NO_BROWSER = $saved.NoBrowser
-    if ($saved.HadToken) { $global:PSDefaultParameterValues['*:Token'] = $saved.Token }
-    else { $global:PSDefaultParameterValues.Remove('*:Token') }
+    foreach ($k in $DefaultKeys) {
+        if ($saved.Defaults.ContainsKey($k)) { $global:PSDefaultParameterValues[$k] = $saved.Defaults[$k] }
+        else { $global:PSDefaultParameterValues.Remove($k) }
+    }
     try { $authority.StandardInput.Close() } catch { }
     if (-not $authority.WaitForExit(3000)) { $authority.Kill() }
     if ($failed) { exit 1 }

@@ -8,7 +8,7 @@ BeforeAll {
     # No display: no browser opens and no clipboard is touched, whatever the machine running the tests has.
     $script:ChildEnv = @{
         DISPLAY = $null; WAYLAND_DISPLAY = $null; D365FO_NO_BROWSER = '1'; D365FO_AUTHORITY = $null
-        D365FO_CONFIG_DIR = (Join-Path $TestDrive 'config'); TERM = 'dumb'; NO_COLOR = '1'
+        XDG_CONFIG_HOME = (Join-Path $TestDrive 'config'); TERM = 'dumb'; NO_COLOR = '1'
     }
 
     function Start-Child([string[]] $Arguments) {
@@ -51,8 +51,8 @@ BeforeAll {
         # The demo without -AutoApprove, from its script (the build is the suite's); returns the child, the
         # page URL and the code it printed.
         $child = Start-Child @('-File', $DemoScript, '-ModulePath', $ModulePath, '-FakeAuthority', $FakeAuthorityExe)
-        $line = Read-ChildUntil $child 'open the page (http://127\.0\.0\.1:\d+/devicelogin) and enter the code ([A-Z0-9]+)'
-        $null = $line -match 'open the page (\S+) and enter the code ([A-Z0-9]+)'
+        $line = Read-ChildUntil $child 'open (http://127\.0\.0\.1:\d+/devicelogin) and enter the code ([A-Z0-9]+)'
+        $null = $line -match 'open (\S+) and enter the code ([A-Z0-9]+)'
         [pscustomobject]@{ Child = $child; Url = $Matches[1]; Code = $Matches[2] }
     }
 
@@ -79,10 +79,12 @@ Describe 'build.ps1 -Task Demo -AutoApprove' {
     It 'says it signs in to a local test authority, shows the URL and code, and what a script does next' {
         $run.Text | Should -Match 'LOCAL TEST AUTHORITY at http://127\.0\.0\.1:\d+'
         $run.Text | Should -Match 'approves the sign-in by itself after 3 seconds'
-        $run.Text | Should -Match 'open the page http://127\.0\.0\.1:\d+/devicelogin and enter the code [A-Z0-9]{9}'
+        $run.Text | Should -Match 'open http://127\.0\.0\.1:\d+/devicelogin and enter the code [A-Z0-9]{9}'
         $run.Text | Should -Match 'PS> Get-D365ODataTokenInteractive .* \| Set-D365ODataTokenInSession'
+        $run.Text | Should -Match 'Signed in as \S+@\S+ for https://contoso\.operations\.dynamics\.com; the token is valid until'
+        $run.Text | Should -Match 'Using this session''s token as \S+@\S+ for https://contoso\.operations\.dynamics\.com'
         $run.Text | Should -Match 'What a script does next'
-        $run.Text | Should -Match "\`$PSDefaultParameterValues\['\*:Token'\] now holds"
+        $run.Text | Should -Match "\`$PSDefaultParameterValues\['\*-D365\*:Token'\]"
     }
 }
 
@@ -95,7 +97,7 @@ Describe 'The interactive demo' {
             Send-PageForm $demo.Url $demo.Code 'approve' | Should -Match 'data-result="signed-in"'
             $run = Complete-Child $demo.Child
             $run.ExitCode | Should -Be 0 -Because $run.StdErr
-            $run.Text | Should -Match 'Signed in as \S+@\S+, a token for https://contoso\.operations\.dynamics\.com'
+            $run.Text | Should -Match 'Signed in as \S+@\S+ for https://contoso\.operations\.dynamics\.com'
             $run.Lines[-1] | Should -Match '^Bearer \S+\.\S+\.\S+$'
         } finally { if (-not $demo.Child.Process.HasExited) { $demo.Child.Process.Kill($true) } }
     }
@@ -110,7 +112,7 @@ Describe 'The interactive demo' {
             Send-PageForm $demo.Url $demo.Code 'deny' | Should -Match 'data-result="declined"'
             $run = Complete-Child $demo.Child
             $run.ExitCode | Should -Be 1
-            $run.Text | Should -Match 'The sign-in did not complete: the sign-in was declined'
+            $run.Text | Should -Match 'The sign-in did not complete: The sign-in was declined'
             $run.Text | Should -Match 'error id SignInDeclined'
             $run.Text | Should -Not -Match 'Bearer '
         } finally { if (-not $demo.Child.Process.HasExited) { $demo.Child.Process.Kill($true) } }
