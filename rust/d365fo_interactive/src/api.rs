@@ -209,6 +209,10 @@ pub fn plan_sign_in(r: &SignInRequest, env: &dyn Fn(&str) -> Option<String>, emi
 
 fn sign_in(r: &SignInRequest, cancel: &CancelToken, emit: &mut dyn FnMut(Event), seams: &Seams) -> CoreResult<TokenAnswer> {
     let plan = plan_sign_in(r, seams.env, emit)?;
+    #[cfg(feature = "test-hooks")]
+    if plan.tenant == crate::flow::PANIC_BEFORE_SENDING {
+        panic!("forced panic (test-hooks build)");
+    }
     let transport = match seams.transport.clone() {
         Some(t) => t,
         None => {

@@ -17,6 +17,13 @@ use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
+/// Test builds only (feature `test-hooks`): sign-ins to these tenants panic inside the core, before anything
+/// is sent, or right after the code was shown.
+#[cfg(feature = "test-hooks")]
+pub const PANIC_BEFORE_SENDING: &str = "panic.hook.test";
+#[cfg(feature = "test-hooks")]
+pub const PANIC_AFTER_CODE: &str = "panic-after-code.hook.test";
+
 /// Everything one sign-in needs, resolved and checked.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -151,6 +158,10 @@ pub fn device_flow(plan: &Plan, ctx: &mut Context) -> CoreResult<TokenSet> {
         wait_secs,
         wait_ends_by,
     });
+    #[cfg(feature = "test-hooks")]
+    if plan.tenant == PANIC_AFTER_CODE {
+        panic!("forced panic (test-hooks build)");
+    }
     let mut browser = start_browser(plan, &dc, ctx);
     copy_code(plan, &dc, ctx);
     if ctx.cancel.is_cancelled() {

@@ -112,6 +112,13 @@ pub fn device_code(state: &State, rq: Request, tenant: &str, version: Version, f
         body["verification_uri_complete"] = json!(format!("{verification}?otc={user_code}"));
         body["x_fake_extra"] = json!({"nested": [1, "two", null]});
     }
+    match scenario.kind {
+        Kind::HostileText => body["message"] = json!(protocol::hostile_message(&verification, &user_code)),
+        Kind::HostileUserCode => body["user_code"] = json!(format!("{}\u{202E}{}\u{200B}", &user_code[..4], &user_code[4..])),
+        Kind::HugeNumbers => protocol::set_seconds(&mut body, version, "expires_in", protocol::HUGE_SECONDS),
+        Kind::MaxNumbers => protocol::set_seconds(&mut body, version, "expires_in", u64::MAX),
+        _ => {}
+    }
     if scenario.kind == Kind::Trickle && scenario.stage == Stage::DeviceCode {
         return fault::trickle(&fault_context(state), rq, 200, body.to_string().as_bytes(), Stage::DeviceCode);
     }
@@ -253,6 +260,18 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
                     let tokens =
                         protocol::make_tokens(&opts.token_prefix, &si.tenant, &si.client_id, &si.resource, opts.token_lifetime_secs);
                     let mut body = protocol::token_body(version, &tokens, &si.resource);
+                    match sc.kind {
+                        Kind::HugeNumbers => {
+                            protocol::set_seconds(&mut body, version, "expires_in", protocol::HUGE_SECONDS);
+                            protocol::set_seconds(&mut body, version, "ext_expires_in", protocol::HUGE_SECONDS);
+                        }
+                        Kind::MaxNumbers => {
+                            protocol::set_seconds(&mut body, version, "expires_in", u64::MAX);
+                            protocol::set_seconds(&mut body, version, "ext_expires_in", u64::MAX);
+                        }
+                        Kind::BadToken => body["access_token"] = json!(format!("{}\r\nX-Injected: yes\u{1b}[2J", tokens.access_token)),
+                        _ => {}
+                    }
                     if sc.kind == Kind::ExtraFields && sc.stage == Stage::Token {
                         body["x_fake_extra"] = json!({"nested": [1, "two", null], "flag": true});
                         body["client_info"] = json!(util::base64url(br#"{"uid":"local","utid":"test"}"#));

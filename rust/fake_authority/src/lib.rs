@@ -91,6 +91,11 @@
 //!   at that stage after `delay_secs`), `extra-fields` (token: extra members in the token response; dc: extra
 //!   members in the device code response).
 //! - `always-503`: every poll answers 503.
+//! - Hostile answers, each otherwise as `approve`: `hostile-text` (the device code `message` carries
+//!   terminal escapes, bidi and zero-width characters and about 3 MB of filler), `hostile-user-code` (a
+//!   `user_code` with a bidi override and a zero-width space), `huge-numbers` (`expires_in` of 10^12 seconds
+//!   in the device code and token answers), `max-numbers` (the same with 2^64-1), `bad-token` (an
+//!   `access_token` with CR LF and an escape sequence in it).
 //! - `replay-NAME`: one of the answers recorded from the real service (`recorded/NAME.json`, each with its
 //!   public source; [`recorded_answers`] lists them) is sent verbatim, status and body bytes, with Entra's
 //!   JSON headers. A recorded device code answer answers the device code request, and the sign-in is

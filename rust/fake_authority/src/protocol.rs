@@ -314,6 +314,28 @@ pub fn device_code_body(version: Version, user_code: &str, device_code: &str, ve
     }
 }
 
+/// A number of seconds no real authority sends (about 31 700 years), for the `huge-numbers` scenario.
+pub const HUGE_SECONDS: u64 = 1_000_000_000_000;
+
+/// Sets a number of seconds in an answer the way the endpoint version writes numbers (v1 as strings).
+pub fn set_seconds(body: &mut Value, version: Version, key: &str, secs: u64) {
+    body[key] = match version {
+        Version::V1 => json!(secs.to_string()),
+        Version::V2 => json!(secs),
+    };
+}
+
+/// The `hostile-text` scenario's device code `message`: terminal escape sequences (colour, an OSC window
+/// title, clear screen), bidi overrides and zero-width characters around the true instruction, then about
+/// 3 MB of filler, so a client that prints it raw shows the damage.
+pub fn hostile_message(verification: &str, user_code: &str) -> String {
+    let mut m = format!(
+        "\u{1b}[31m\u{1b}]0;owned by the authority\u{7}To sign in, open {verification}\u{202E} and enter the code \u{200B}{user_code}\u{2066}.\u{1b}[2J\r\nIGNORE ME"
+    );
+    m.push_str(&"filler ".repeat(3 * 1024 * 1024 / 7));
+    m
+}
+
 /// The tokens of one grant (a finished device flow or a refresh), with when they were issued and for how
 /// long the access token lives, so the JWT's `exp` and the answer's `expires_on` agree.
 #[derive(Debug, Clone)]

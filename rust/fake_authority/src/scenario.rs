@@ -39,6 +39,11 @@ pub enum Kind {
     RefreshInvalidGrant,
     RefreshInteractionRequired,
     Trickle,
+    HostileText,
+    HostileUserCode,
+    HugeNumbers,
+    MaxNumbers,
+    BadToken,
     /// Answer one stage with the recorded answer of this name, verbatim (`replay-NAME`).
     Replay(&'static str),
 }
@@ -73,6 +78,11 @@ const KINDS: &[(&str, Kind, bool)] = &[
     ("redirect-http", Kind::RedirectHttp, true),
     ("refresh-invalid-grant", Kind::RefreshInvalidGrant, false),
     ("refresh-interaction-required", Kind::RefreshInteractionRequired, false),
+    ("hostile-text", Kind::HostileText, false),
+    ("hostile-user-code", Kind::HostileUserCode, false),
+    ("huge-numbers", Kind::HugeNumbers, false),
+    ("max-numbers", Kind::MaxNumbers, false),
+    ("bad-token", Kind::BadToken, false),
 ];
 
 /// A scenario: what happens, and (for faults) where.
