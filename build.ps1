@@ -6,9 +6,13 @@ The one entry point to build, test, demonstrate and package d365fo.interactive.
 Tasks:
   Build    (default) cargo build --release of the Rust workspace, dotnet build of dotnet-shim/, and the
            importable module assembled at out/d365fo.interactive/. Nothing that did not change is rebuilt.
-  Test     Build, then cargo test, the C ABI tests under valgrind memcheck (Linux, when valgrind is installed)
+  Lint     cargo fmt --all --check, cargo clippy --workspace --all-targets --release -- -D warnings, and the C#
+           build with warnings as errors. Every part runs and prints PASS or FAIL with the command that fixes it;
+           exits non-zero when any part fails.
+  Test     Build, Lint, then cargo test, the C ABI tests under valgrind memcheck (Linux, when valgrind is installed)
            and the Pester suite (tests/pester) in a fresh pwsh against the built module. Ends with a line
-           "N passed, N failed" and a non-zero exit code on any failure.
+           "N passed, N failed, N skipped" and a non-zero exit code on any failure; each failing lint part counts
+           as one failure, but the tests still run so one run shows everything.
   Demo     Build, then a real device code sign-in with the module against the bundled local authority
            (no tenant needed). -AutoApprove approves by itself after a few seconds.
   Package  Build, then a versioned module folder and a .nupkg under out/package/.
@@ -20,7 +24,7 @@ archive into a cache outside the clone (~/.cache/d365fo.interactive). Force eith
 variable D365FO_CRATES=crates-io or D365FO_CRATES=debian.
 
 .PARAMETER Task
-Build (default), Test, Demo, Package, Bench or Clean.
+Build (default), Lint, Test, Demo, Package, Bench or Clean.
 
 .PARAMETER AutoApprove
 Demo only: the local authority approves the sign-in by itself after a few seconds (for CI and unattended runs).
@@ -30,6 +34,9 @@ Test only: run just these Pester files or folders (default: all of tests/pester)
 
 .PARAMETER SkipCargoTests
 Test only: skip cargo test (for a quick Pester-only iteration).
+
+.PARAMETER SkipLint
+Test only: skip the lint gate (for a quick iteration; CI does not pass it, so lint findings still fail CI).
 
 .PARAMETER TestHost
 Test only: the PowerShell that runs Pester, pwsh (default) or WindowsPowerShell (powershell.exe 5.1, Windows
@@ -52,11 +59,12 @@ dotnet tool restore && dotnet tool run pwsh -File ./build.ps1 -Task Demo
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Bench', 'Clean')]
+    [ValidateSet('Build', 'Lint', 'Test', 'Demo', 'Package', 'Bench', 'Clean')]
     [string] $Task = 'Build',
     [switch] $AutoApprove,
     [string[]] $TestPath,
     [switch] $SkipCargoTests,
+    [switch] $SkipLint,
     [ValidateSet('pwsh', 'WindowsPowerShell')]
     [string] $TestHost = 'pwsh',
     [string] $Target,
@@ -151,6 +159,11 @@ function Invoke-Cargo([string[]] $Arguments) {
     Invoke-Native cargo (@($Arguments) + $script:CargoArgs)
 }
 
+function Get-DotnetBuildArguments {
+    # One definition for Build and Lint: the same arguments let Lint's build find Build's output up to date.
+    @('build', (Join-Path $Root 'dotnet-shim/d365fo.interactive.csproj'), '-c', 'Release', "-p:Version=$(Get-WorkspaceVersion)", '--nologo', '-v', 'q', '-clp:NoSummary')
+}
+
 function Invoke-Build {
     $version = Get-WorkspaceVersion
     Write-Host "== Build d365fo.interactive $version$(if ($Target) { " for $Target" })"
@@ -162,7 +175,7 @@ function Invoke-Build {
         if ("$env:RUSTFLAGS" -notmatch 'crt-static') { $env:RUSTFLAGS = ("$env:RUSTFLAGS -C target-feature=+crt-static").Trim() }
     }
     Invoke-Cargo $cargoBuild
-    Invoke-Native dotnet @('build', (Join-Path $Root 'dotnet-shim/d365fo.interactive.csproj'), '-c', 'Release', "-p:Version=$version", '--nologo', '-v', 'q', '-clp:NoSummary')
+    Invoke-Native dotnet (Get-DotnetBuildArguments)
 
     $rid = Get-HostRid
     $lib = Get-NativeLibraryName
@@ -177,6 +190,39 @@ function Invoke-Build {
     Set-ContentIfChanged (Join-Path $ModuleOut 'd365fo.interactive.psd1') $manifest
     Build-Help -SourceDir (Join-Path $Root 'module/help') -ModuleDir $ModuleOut
     Write-Host "Module: $ModuleOut"
+}
+
+function Invoke-Lint {
+    <# The lint gate. Every part runs even after one failed, so a single run shows all findings; each prints one
+       "lint <part>: PASS" or "lint <part>: FAIL" line saying what to run to fix it. Returns the failed parts.
+       It changes no source file: fixing is left to the person reading the FAIL line. #>
+    Write-Host '== Lint'
+    if ($null -eq $script:CargoArgs) { $script:CargoArgs = @(Get-CargoArguments) }
+    $failedParts = [Collections.Generic.List[string]]::new()
+    function Write-LintResult([string] $Part, [bool] $Ok, [string] $Fix) {
+        if ($Ok) { Write-Host "lint ${Part}: PASS" }
+        else { Write-Host "lint ${Part}: FAIL - $Fix"; $failedParts.Add($Part) }
+    }
+
+    # rustfmt reads no dependency, so it needs none of the crate-source arguments.
+    & cargo fmt --all --check 2>&1 | ForEach-Object { Write-Host "$_" }
+    Write-LintResult 'cargo fmt' ($LASTEXITCODE -eq 0) 'run "cargo fmt --all" to format the Rust code, then commit the result.'
+
+    # The crate source arguments (--config for Debian's crates) go before "--": after it they would reach
+    # clippy-driver. --release shares the release profile's dependency builds with Build and cargo test;
+    # --keep-going still checks the crates that do not depend on one with findings.
+    & cargo clippy --workspace --all-targets --release --keep-going @script:CargoArgs -- -D warnings 2>&1 | ForEach-Object { Write-Host "$_" }
+    Write-LintResult 'cargo clippy' ($LASTEXITCODE -eq 0) ('fix the findings above; "cargo clippy --workspace --all-targets --release --fix' + $(if ($script:CargoArgs) { ' ' + ($script:CargoArgs -join ' ') }) + '" applies the mechanical ones.')
+
+    # The C# build: the same command as Build (so it is up to date after Build and costs seconds), and the
+    # project must still turn warnings into errors, or a clean build would say nothing about warnings.
+    $csproj = Join-Path $Root 'dotnet-shim/d365fo.interactive.csproj'
+    $warnAsError = "$(& dotnet msbuild $csproj -nologo -getProperty:TreatWarningsAsErrors -p:Configuration=Release 2>&1)".Trim()
+    & dotnet @(Get-DotnetBuildArguments) 2>&1 | ForEach-Object { Write-Host "$_" }
+    $built = $LASTEXITCODE -eq 0
+    if ($warnAsError -ne 'true') { Write-Host "dotnet-shim: TreatWarningsAsErrors is '$warnAsError', not 'true'." }
+    Write-LintResult 'dotnet build (warnings as errors)' ($built -and $warnAsError -eq 'true') 'fix the warnings and errors above ("dotnet build dotnet-shim -c Release" shows them); keep <TreatWarningsAsErrors>true</TreatWarningsAsErrors> in the csproj.'
+    $failedParts.ToArray()
 }
 
 function Get-Pester {
@@ -229,6 +275,9 @@ function Invoke-ValgrindAbiTest {
 function Invoke-Test {
     Invoke-Build
     $passed = 0; $failed = 0; $skipped = 0
+    # Lint findings are failures of the run, but the tests still run: one run shows everything.
+    $lintFailed = @(if (-not $SkipLint) { Invoke-Lint })
+    $failed += $lintFailed.Count
     if (-not $SkipCargoTests) {
         Write-Host '== cargo test'
         if ($null -eq $script:CargoArgs) { $script:CargoArgs = @(Get-CargoArguments) }
@@ -286,6 +335,11 @@ function Invoke-Clean {
 
 switch ($Task) {
     'Build' { Invoke-Build }
+    'Lint' {
+        $lintFailed = @(Invoke-Lint)
+        if ($lintFailed.Count) { Write-Host "Lint failed: $($lintFailed -join ', ')"; exit 1 }
+        Write-Host 'Lint passed.'
+    }
     'Test' { Invoke-Test }
     'Demo' { Invoke-Demo }
     'Package' {
