@@ -9,7 +9,7 @@ Tasks:
   Lint     cargo fmt --all --check, cargo clippy --workspace --all-targets --release -- -D warnings, and the C#
            build with warnings as errors. Every part runs and prints PASS or FAIL with the command that fixes it;
            exits non-zero when any part fails.
-  Test     Build, Lint, then cargo test, the C ABI tests under valgrind memcheck (Linux, when valgrind is installed)
+  Test     Build, Lint, then cargo test (--no-fail-fast: every test binary runs), the C ABI tests under valgrind memcheck (Linux, when valgrind is installed)
            and the Pester suite (tests/pester) in a fresh pwsh against the built module. Ends with a line
            "N passed, N failed, N skipped" and a non-zero exit code on any failure; each failing lint part counts
            as one failure, but the tests still run so one run shows everything.
@@ -272,23 +272,70 @@ function Invoke-ValgrindAbiTest {
     $ok
 }
 
+$script:Skips = [Collections.Generic.List[object]]::new()      # every skipped or ignored test: Suite, Name, Reason
+$script:FailureNotes = [Collections.Generic.List[string]]::new() # what failed, repeated at the end of a long log
+
+function Add-Skip([string] $Suite, [string] $Name, [string] $Reason) {
+    $script:Skips.Add([pscustomobject]@{ Suite = $Suite; Name = $Name; Reason = $Reason })
+}
+
+function Invoke-CargoTest {
+    <# cargo test --no-fail-fast: every test binary runs even after one has failed. Counts come from the
+       "test result:" lines. A binary that cargo reports as failed but that printed no failing result (it
+       crashed: abort, segfault, exit() outside the harness) and a build that fails count as failures, so
+       neither can pass for "zero tests". Ignored tests are recorded as skips with their #[ignore = "reason"].
+       Returns the counts. #>
+    Write-Host '== cargo test'
+    if ($null -eq $script:CargoArgs) { $script:CargoArgs = @(Get-CargoArguments) }
+    $r = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    $out = & cargo test --release --workspace --no-fail-fast @script:CargoArgs 2>&1 | ForEach-Object { $s = "$_"; Write-Host $s; $s }
+    $exit = $LASTEXITCODE
+    # Matched by counting, not by position: cargo's stderr ("Running ...", "error: test failed") and the
+    # binaries' stdout reach us through two pipes, so their relative order is not guaranteed.
+    $binariesWithFailures = 0; $failedTargets = 0
+    $crashes = [Collections.Generic.List[string]]::new(); $buildErrors = [Collections.Generic.List[string]]::new()
+    foreach ($line in @($out)) {
+        if ($line -match '^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored') {
+            $r.Passed += [int]$Matches[1]; $r.Failed += [int]$Matches[2]
+            if ([int]$Matches[2] -gt 0) { $binariesWithFailures++ }
+        } elseif ($line -match '^test (.+) \.\.\. FAILED$') {
+            $script:FailureNotes.Add("cargo test: $($Matches[1])")
+        } elseif ($line -match '^test (.+) \.\.\. ignored(?:, (.+))?$') {
+            # libtest prints "ignored, <reason>" for #[ignore = "reason"] and a bare "ignored" otherwise.
+            $r.Skipped++
+            Add-Skip 'cargo test' $Matches[1] $(if ($Matches[2]) { $Matches[2].Trim() } else { '' })
+        } elseif ($line -match '^error: (doc)?test failed, to rerun pass') {
+            $failedTargets++
+        } elseif ($line -match "process didn't exit successfully: (.+)$") {
+            $crashes.Add($Matches[1])
+        } elseif ($line -match '^error: could not compile|^error\[|^error: ') {
+            $buildErrors.Add($line)
+        }
+    }
+    if ($failedTargets -gt $binariesWithFailures) {
+        $n = $failedTargets - $binariesWithFailures
+        $r.Failed += $n
+        $script:FailureNotes.Add("cargo test: $n test binar$(if ($n -eq 1) { 'y' } else { 'ies' }) ended without a test result (crashed): $($crashes -join '; ')")
+    }
+    if ($exit -ne 0 -and $r.Failed -eq 0) {
+        # Nothing ran or nothing reported: a compile error, a bad argument, a missing crate.
+        $r.Failed++
+        $script:FailureNotes.Add("cargo test exited with $exit before any test failed: $(@($buildErrors | Select-Object -First 3) -join ' | ')")
+    }
+    Write-Host "cargo test: $($r.Passed) passed, $($r.Failed) failed, $($r.Skipped) ignored"
+    $r
+}
+
 function Invoke-Test {
     Invoke-Build
     $passed = 0; $failed = 0; $skipped = 0
     # Lint findings are failures of the run, but the tests still run: one run shows everything.
     $lintFailed = @(if (-not $SkipLint) { Invoke-Lint })
     $failed += $lintFailed.Count
+    foreach ($part in $lintFailed) { $script:FailureNotes.Add("lint: $part") }
     if (-not $SkipCargoTests) {
-        Write-Host '== cargo test'
-        if ($null -eq $script:CargoArgs) { $script:CargoArgs = @(Get-CargoArguments) }
-        $cargoOut = & cargo test --release --workspace @script:CargoArgs 2>&1 | ForEach-Object { $s = "$_"; Write-Host $s; $s }
-        $cargoExit = $LASTEXITCODE
-        foreach ($line in $cargoOut) {
-            if ($line -match 'test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored') {
-                $passed += [int]$Matches[1]; $failed += [int]$Matches[2]; $skipped += [int]$Matches[3]
-            }
-        }
-        if ($cargoExit -ne 0 -and $failed -eq 0) { $failed++; Write-Host "cargo test exited with $cargoExit" }
+        $cargo = Invoke-CargoTest
+        $passed += $cargo.Passed; $failed += $cargo.Failed; $skipped += $cargo.Skipped
 
         Write-Host '== valgrind memcheck of the C ABI tests'
         switch (Invoke-ValgrindAbiTest) { $true { $passed++ } $false { $failed++ } default { $skipped++ } }
@@ -317,6 +364,15 @@ function Invoke-Test {
         $failed++
     }
     Write-Host ''
+    if ($script:Skips.Count) {
+        # Every skip with its reason, at the end where it is seen: a skip is a test that said nothing.
+        Write-Host "Skipped ($($script:Skips.Count)):"
+        foreach ($s in $script:Skips) { Write-Host "  [$($s.Suite)] $($s.Name): $(if ($s.Reason) { $s.Reason } else { '(no reason given)' })" }
+    }
+    if ($script:FailureNotes.Count) {
+        Write-Host "Failed ($($script:FailureNotes.Count) listed):"
+        foreach ($n in $script:FailureNotes) { Write-Host "  $n" }
+    }
     Write-Host "$passed passed, $failed failed, $skipped skipped"
     if ($failed -gt 0) { exit 1 }
 }
