@@ -38,6 +38,12 @@ Test only: skip cargo test (for a quick Pester-only iteration).
 .PARAMETER SkipLint
 Test only: skip the lint gate (for a quick iteration; CI does not pass it, so lint findings still fail CI).
 
+.PARAMETER TestTimeoutSeconds
+Test only: the time limit per Pester test in seconds (default: the environment variable
+D365FO_TEST_TIMEOUT_SECONDS, else 300). When no test has started or finished for that long, build.ps1 kills
+the test process, names the test that hung, counts it as a failure and runs the remaining test files in a
+new process.
+
 .PARAMETER TestHost
 Test only: the PowerShell that runs Pester, pwsh (default) or WindowsPowerShell (powershell.exe 5.1, Windows
 only; give it -TestPath files written for 5.1, as CI does).
@@ -65,6 +71,7 @@ param(
     [string[]] $TestPath,
     [switch] $SkipCargoTests,
     [switch] $SkipLint,
+    [int] $TestTimeoutSeconds,
     [ValidateSet('pwsh', 'WindowsPowerShell')]
     [string] $TestHost = 'pwsh',
     [string] $Target,
@@ -326,6 +333,139 @@ function Invoke-CargoTest {
     $r
 }
 
+function Get-TestTimeout {
+    # -TestTimeoutSeconds, else D365FO_TEST_TIMEOUT_SECONDS (for CI or a slow machine), else 300 s.
+    $t = if ($TestTimeoutSeconds -gt 0) { $TestTimeoutSeconds } elseif ($env:D365FO_TEST_TIMEOUT_SECONDS) { [int]$env:D365FO_TEST_TIMEOUT_SECONDS } else { 300 }
+    if ($t -le 0) { throw "The per-test time limit must be a positive number of seconds, not $t." }
+    $env:D365FO_TEST_TIMEOUT_SECONDS = "$t"   # the runner reports it; tests may size their own waits below it
+    $t
+}
+
+function Get-PesterTestFile([string[]] $Paths) {
+    # Pester's own rule (every *.Tests.ps1 below a folder), applied here so that after a kill the files that
+    # have not run are known and can be given to a new process.
+    foreach ($p in $Paths) {
+        if (Test-Path -LiteralPath $p -PathType Container) {
+            Get-ChildItem -LiteralPath $p -Recurse -File -Filter '*.Tests.ps1' | Sort-Object FullName | ForEach-Object FullName
+        } else { $p }
+    }
+}
+
+function Invoke-PesterWatched {
+    <# Runs tests/Invoke-PesterRun.ps1 in a child PowerShell and watches it: its output is streamed through
+       here, and when no test has started or finished for -TimeoutSeconds, the child and everything it started
+       are killed, the test that was running is named and counted as a failure, and a new child runs the files
+       that had not started. A child that dies by itself (a crash in native code) is handled the same way.
+       Returns the counts; failures and skips go to $script:FailureNotes and $script:Skips. #>
+    param([string[]] $Files, [string[]] $Pwsh, [string] $PesterPath, [string] $Runner, [int] $TimeoutSeconds)
+    $total = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    $resultFile = Join-Path $Out 'pester-result.jsonl'
+    Remove-Item -LiteralPath $resultFile -ErrorAction SilentlyContinue
+    New-Item -ItemType Directory -Force $Out | Out-Null
+    # Colours for a person at a terminal; plain text for logs.
+    $renderMode = if ([Console]::IsOutputRedirected -or $env:NO_COLOR) { 'Plaintext' } else { 'Ansi' }
+    $pending = [Collections.Generic.List[string]]::new([string[]] $Files)
+    $seenRecords = 0
+    while ($pending.Count -gt 0) {
+        $psi = [Diagnostics.ProcessStartInfo]::new($Pwsh[0])
+        $arguments = @($Pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', $Runner, '-PesterPath', $PesterPath,
+            '-Path', ($pending -join [IO.Path]::PathSeparator), '-ResultFile', $resultFile, '-RenderMode', $renderMode)
+        foreach ($a in $arguments) { $psi.ArgumentList.Add($a) }
+        $psi.UseShellExecute = $false
+        $psi.RedirectStandardOutput = $true   # stdin and stderr stay the terminal's, as before
+        $psi.StandardOutputEncoding = [Text.UTF8Encoding]::new($false)
+        $child = [Diagnostics.Process]::Start($psi)
+
+        $file = $null        # the file the child runs now ("##[pester-file]" line)
+        $blocks = [Collections.Generic.List[object]]::new()   # Describe/Context names with their indentation
+        $running = $null     # a test that started ("[|]") and has not finished
+        $lastDone = $null    # the last test that finished
+        $partial = @{ Passed = 0; Failed = 0; Skipped = 0; FailedNames = @(); Skips = @() }   # of $file, from its output
+        $quiet = [Diagnostics.Stopwatch]::StartNew()          # time since the last sign of progress
+        $exited = $null; $killed = $false
+        $read = $child.StandardOutput.ReadLineAsync()
+        while ($true) {
+            if ($read.Wait(250)) {
+                $line = $read.Result
+                if ($null -eq $line) { break }
+                $read = $child.StandardOutput.ReadLineAsync()
+                $plain = $line -replace "`e\[[0-9;?]*[A-Za-z]", ''
+                if ($plain -match '^##\[pester-file\] (.+)$') {
+                    $file = $Matches[1]; $blocks.Clear(); $running = $null; $lastDone = $null
+                    $partial = @{ Passed = 0; Failed = 0; Skipped = 0; FailedNames = @(); Skips = @() }
+                    $quiet.Restart(); continue
+                }
+                if ($plain -match '^\s*\[\|\] (.*)\.\.\.$') { $running = $Matches[1]; $quiet.Restart(); continue }   # for the watchdog only
+                if ($plain -match '^(\s*)(?:Describing|Context) (.+)$') {
+                    $indent = $Matches[1].Length
+                    while ($blocks.Count -and $blocks[-1].Indent -ge $indent) { $blocks.RemoveAt($blocks.Count - 1) }
+                    $blocks.Add([pscustomobject]@{ Indent = $indent; Name = $Matches[2] })
+                    $quiet.Restart()
+                } elseif ($running -and $plain -match '^\s*\[([-+!?])\] (.+)$') {
+                    $name = (@($blocks | ForEach-Object Name) + $running) -join ' > '
+                    switch ($Matches[1]) {
+                        '+' { $partial.Passed++ }
+                        '!' { $partial.Skipped++; $partial.Skips += , @{ Name = $name; Reason = $(if ($Matches[2] -match 'is skipped, because (.+?) <?\d+(?:\.\d+)?m?s \(') { $Matches[1] } else { '' }) } }
+                        default { $partial.Failed++; $partial.FailedNames += $name }
+                    }
+                    $lastDone = $name; $running = $null; $quiet.Restart()
+                }
+                Write-Host $line
+                continue
+            }
+            if ($child.HasExited) {
+                # Normally the pipe closes with the child; a process a test left behind can hold it open.
+                if (-not $exited) { $exited = [Diagnostics.Stopwatch]::StartNew() } elseif ($exited.Elapsed.TotalSeconds -gt 2) { break }
+                continue
+            }
+            if ($quiet.Elapsed.TotalSeconds -gt $TimeoutSeconds) {
+                $where = if ($file) { [IO.Path]::GetFileName($file) } else { 'Pester start-up' }
+                $what = if ($running) { "'$((@($blocks | ForEach-Object Name) + $running) -join ' > ')' started and did not finish" }
+                        elseif ($lastDone) { "after '$lastDone', in a BeforeAll/AfterAll or the next block's set-up" }
+                        else { 'before its first test (discovery or a BeforeAll)' }
+                Write-Host "TIME LIMIT: nothing finished for $TimeoutSeconds s in ${where}: $what. Killing the test process and what it started; the rest of this file does not run, the files after it go on in a new process."
+                $script:FailureNotes.Add("time limit ($TimeoutSeconds s): ${where}: $what")
+                $total.Failed++
+                $killed = $true
+                try { $child.Kill($true) } catch { }
+                break
+            }
+        }
+        $null = $child.WaitForExit(10000)
+
+        # What finished files reported (a restarted child appends to the same file).
+        $records = @(if (Test-Path -LiteralPath $resultFile) { Get-Content -LiteralPath $resultFile -Encoding utf8 | Where-Object { $_.Trim() } | Select-Object -Skip $seenRecords | ForEach-Object { $_ | ConvertFrom-Json } })
+        $seenRecords += $records.Count
+        foreach ($r in $records) {
+            $total.Passed += $r.Passed; $total.Failed += $r.Failed; $total.Skipped += $r.Skipped
+            foreach ($n in @($r.FailedNames)) { $script:FailureNotes.Add("Pester: $([IO.Path]::GetFileName($r.File)): $n") }
+            foreach ($s in @($r.Skips)) { Add-Skip 'Pester' "$([IO.Path]::GetFileName($r.File)): $($s.Name)" $s.Reason }
+            $null = $pending.Remove($r.File)
+        }
+        if ($file -and $pending.Contains($file)) {
+            # The child stopped inside $file: killed above, or it died. Count what its output showed.
+            if (-not $killed) {
+                $code = try { $child.ExitCode } catch { '?' }
+                Write-Host "The test process ended (exit code $code) while running $([IO.Path]::GetFileName($file)); the rest of this file does not run, the files after it go on in a new process."
+                $script:FailureNotes.Add("Pester: $([IO.Path]::GetFileName($file)): the test process ended (exit code $code) before the file finished$(if ($running) { ", in '$running'" })")
+                $total.Failed++
+            }
+            $total.Passed += $partial.Passed; $total.Failed += $partial.Failed; $total.Skipped += $partial.Skipped
+            foreach ($n in $partial.FailedNames) { $script:FailureNotes.Add("Pester: $([IO.Path]::GetFileName($file)): $n") }
+            foreach ($s in $partial.Skips) { Add-Skip 'Pester' "$([IO.Path]::GetFileName($file)): $($s.Name)" $s.Reason }
+            $null = $pending.Remove($file)
+        } elseif ($records.Count -eq 0) {
+            # No file started or finished: the runner itself failed (Pester missing, a bad argument) or hung
+            # before the first file. Starting it again would fail the same way, so stop here.
+            $code = try { $child.ExitCode } catch { '?' }
+            if (-not $killed) { Write-Host "Pester did not report a result (exit code $code)."; $total.Failed++ }
+            $script:FailureNotes.Add("Pester did not report a result (exit code $code); files not run: $(@($pending | ForEach-Object { [IO.Path]::GetFileName($_) }) -join ', ')")
+            break
+        }
+    }
+    $total
+}
+
 function Invoke-Test {
     Invoke-Build
     $passed = 0; $failed = 0; $skipped = 0
@@ -344,8 +484,6 @@ function Invoke-Test {
     Write-Host '== Pester'
     $pester = Get-Pester
     $paths = if ($TestPath) { $TestPath | ForEach-Object { $_ -split "," } | ForEach-Object { (Resolve-Path $_).Path } } else { @(Join-Path $Root 'tests/pester') }
-    $resultFile = Join-Path $Out 'pester-result.json'
-    Remove-Item $resultFile -ErrorAction SilentlyContinue
     $runner = Join-Path $Root 'tests/Invoke-PesterRun.ps1'
     $pwsh = @(Get-PwshCommand)
     $env:D365FO_TEST_MODULE = $ModuleOut
@@ -355,14 +493,9 @@ function Invoke-Test {
         if (-not $IsWindows) { throw '-TestHost WindowsPowerShell needs Windows.' }
         $pwsh = @('powershell.exe')
     }
-    & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -File $runner -PesterPath $pester -Path ($paths -join [IO.Path]::PathSeparator) -ResultFile $resultFile
-    if (Test-Path $resultFile) {
-        $r = Get-Content -Raw $resultFile | ConvertFrom-Json
-        $passed += $r.Passed; $failed += $r.Failed; $skipped += $r.Skipped
-    } else {
-        Write-Host 'Pester did not report a result.'
-        $failed++
-    }
+    $files = @(Get-PesterTestFile $paths)
+    $pesterResult = Invoke-PesterWatched -Files $files -Pwsh $pwsh -PesterPath $pester -Runner $runner -TimeoutSeconds (Get-TestTimeout)
+    $passed += $pesterResult.Passed; $failed += $pesterResult.Failed; $skipped += $pesterResult.Skipped
     Write-Host ''
     if ($script:Skips.Count) {
         # Every skip with its reason, at the end where it is seen: a skip is a test that said nothing.
