@@ -240,13 +240,13 @@ try { Get-D365ODataConfig -EnableException } catch { $_.FullyQualifiedErrorId; [
         Test-Path $backup[0].FullName | Should -BeTrue
     }
 
-    It 'is private to the owner on Unix (folder 0700, file 0600)' -Skip:$IsWindows {
+    It 'is private to the owner on Unix (folder 0700, file 0600)' -Skip:$IsWindows -Tag 'SkipReason: Unix only' {
         Invoke-Config $TestHome "Add-D365ODataConfig -Name UAT -ClientSecret s" | Should -BeNullOrEmpty
         (Get-Item (Join-Path $TestHome 'store')).UnixFileMode | Should -Be ([IO.UnixFileMode]'UserRead, UserWrite, UserExecute')
         (Get-Item (Join-Path $TestHome 'store/config.json')).UnixFileMode | Should -Be ([IO.UnixFileMode]'UserRead, UserWrite')
     }
 
-    It 'lives in the XDG configuration folder when no override is set' -Skip:($IsWindows -or $IsMacOS) {
+    It 'lives in the XDG configuration folder when no override is set' -Skip:($IsWindows -or $IsMacOS) -Tag 'SkipReason: Linux only' {
         Invoke-Config $TestHome "Add-D365ODataConfig -Name UAT" -Extra @{ D365FO_CONFIG_DIR = $null } | Should -BeNullOrEmpty
         Test-Path (Join-Path $TestHome 'xdg/d365fo.interactive/config.json') | Should -BeTrue
     }
