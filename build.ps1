@@ -9,10 +9,13 @@ Tasks:
   Lint     cargo fmt --all --check, cargo clippy --workspace --all-targets --release -- -D warnings, and the C#
            build with warnings as errors. Every part runs and prints PASS or FAIL with the command that fixes it;
            exits non-zero when any part fails.
-  Test     Build, Lint, then cargo test (--no-fail-fast: every test binary runs), the C ABI tests under valgrind memcheck (Linux, when valgrind is installed)
-           and the Pester suite (tests/pester) in a fresh pwsh against the built module. Ends with a line
-           "N passed, N failed, N skipped" and a non-zero exit code on any failure; each failing lint part counts
-           as one failure, but the tests still run so one run shows everything.
+  Test     Build, Lint, then cargo test (--no-fail-fast: every test binary runs), the C ABI tests under
+           valgrind memcheck (Linux, when valgrind is installed) and the Pester suite (tests/pester) in a fresh
+           pwsh against the built module. Ends with a line "N passed, N failed, N skipped" and a non-zero exit
+           code on any failure; each failing lint part counts as one failure, but the tests still run so one run
+           shows everything. Each Pester test has a time limit (-TestTimeoutSeconds). Every skipped test is
+           listed at the end with its reason; a skip whose reason is not in tests/allowed-skips.txt (platform
+           reasons) counts as a failure, not as a skip.
   Demo     Build, then a real device code sign-in with the module against the bundled local authority
            (no tenant needed). -AutoApprove approves by itself after a few seconds.
   Package  Build, then a versioned module folder and a .nupkg under out/package/.
@@ -260,9 +263,10 @@ function Get-PwshCommand {
 
 function Invoke-ValgrindAbiTest {
     <# The C ABI test binaries (rust/d365fo_interactive/tests/ffi.rs and reliability_ffi.rs) under valgrind memcheck:
-       zero errors and no definite leaks. Returns $true (passed), $false (failed) or $null (skipped; says why). #>
-    if (-not $IsLinux) { Write-Host 'valgrind: skipped (Linux only)'; return $null }
-    if (-not (Get-Command valgrind -ErrorAction SilentlyContinue)) { Write-Host 'valgrind: skipped (valgrind is not installed; .ci/run installs it)'; return $null }
+       zero errors and no definite leaks. Returns $true (passed), $false (failed) or, when skipped, the reason
+       (a string, judged against tests/allowed-skips.txt like every other skip). #>
+    if (-not $IsLinux) { Write-Host 'valgrind: skipped (Linux only)'; return 'Linux only' }
+    if (-not (Get-Command valgrind -ErrorAction SilentlyContinue)) { Write-Host 'valgrind: skipped (valgrind is not installed; .ci/run installs it)'; return 'valgrind is not installed (.ci/run installs it)' }
     $tests = 'ffi', 'reliability_ffi'
     # The same arguments as the cargo test above, so nothing is rebuilt.
     $json = & cargo test --release --workspace --no-run --message-format=json @script:CargoArgs 2>$null
@@ -283,7 +287,23 @@ $script:Skips = [Collections.Generic.List[object]]::new()      # every skipped o
 $script:FailureNotes = [Collections.Generic.List[string]]::new() # what failed, repeated at the end of a long log
 
 function Add-Skip([string] $Suite, [string] $Name, [string] $Reason) {
-    $script:Skips.Add([pscustomobject]@{ Suite = $Suite; Name = $Name; Reason = $Reason })
+    $script:Skips.Add([pscustomobject]@{ Suite = $Suite; Name = $Name; Reason = $Reason; Allowed = (Test-SkipAllowed $Reason) })
+}
+
+$script:AllowedSkips = $null
+function Test-SkipAllowed([string] $Reason) {
+    <# A skip passes only with a reason listed in tests/allowed-skips.txt (platform reasons such as "Windows only",
+       optionally followed by an explanation in parentheses). Anything else, a missing tool included, would let
+       a test go silent on a machine that should run it, so it counts as a failure. #>
+    if (-not $Reason) { return $false }
+    if ($null -eq $script:AllowedSkips) {
+        $script:AllowedSkips = @(Get-Content -LiteralPath (Join-Path $Root 'tests/allowed-skips.txt') |
+            ForEach-Object { $_.Trim() } | Where-Object { $_ -and -not $_.StartsWith('#') })
+    }
+    foreach ($pattern in $script:AllowedSkips) {
+        if ($Reason -like $pattern -or $Reason -like "$pattern (*)") { return $true }
+    }
+    $false
 }
 
 function Invoke-CargoTest {
@@ -478,7 +498,10 @@ function Invoke-Test {
         $passed += $cargo.Passed; $failed += $cargo.Failed; $skipped += $cargo.Skipped
 
         Write-Host '== valgrind memcheck of the C ABI tests'
-        switch (Invoke-ValgrindAbiTest) { $true { $passed++ } $false { $failed++ } default { $skipped++ } }
+        $memcheck = Invoke-ValgrindAbiTest
+        if ($memcheck -is [string]) { $skipped++; Add-Skip 'valgrind' 'memcheck of the C ABI tests' $memcheck }
+        elseif ($memcheck) { $passed++ }
+        else { $failed++; $script:FailureNotes.Add('valgrind memcheck of the C ABI tests') }
     }
 
     Write-Host '== Pester'
@@ -498,9 +521,17 @@ function Invoke-Test {
     $passed += $pesterResult.Passed; $failed += $pesterResult.Failed; $skipped += $pesterResult.Skipped
     Write-Host ''
     if ($script:Skips.Count) {
-        # Every skip with its reason, at the end where it is seen: a skip is a test that said nothing.
-        Write-Host "Skipped ($($script:Skips.Count)):"
-        foreach ($s in $script:Skips) { Write-Host "  [$($s.Suite)] $($s.Name): $(if ($s.Reason) { $s.Reason } else { '(no reason given)' })" }
+        # Every skip with its reason, at the end where it is seen: a skip is a test that said nothing. One whose
+        # reason is not in tests/allowed-skips.txt is a failure (counted once, as failed instead of skipped).
+        Write-Host "Skipped ($($script:Skips.Count)); reasons not in tests/allowed-skips.txt fail the run:"
+        foreach ($s in $script:Skips) {
+            $reason = if ($s.Reason) { $s.Reason } else { '(no reason given)' }
+            Write-Host "  $(if ($s.Allowed) { 'allowed    ' } else { 'NOT ALLOWED' }) [$($s.Suite)] $($s.Name): $reason"
+            if (-not $s.Allowed) {
+                $skipped--; $failed++
+                $script:FailureNotes.Add("skip not allowed: [$($s.Suite)] $($s.Name): $reason")
+            }
+        }
     }
     if ($script:FailureNotes.Count) {
         Write-Host "Failed ($($script:FailureNotes.Count) listed):"

@@ -1,5 +1,6 @@
 <# Runs Pester in this (fresh) PowerShell, one Invoke-Pester per test file, and after each file appends one
-   JSON line to -ResultFile with that file's counts, its failed tests and its skipped tests with their reasons.
+   JSON line to -ResultFile with that file's counts, its failed tests and its skipped tests with their reasons
+   (see Get-SkipReason for where a reason comes from).
 
    Why one Invoke-Pester per file: build.ps1 watches this process and kills it when a test runs longer than
    the time limit (Pester 5 has no per-test timeout, and a hung native call cannot be interrupted from inside).
@@ -55,6 +56,28 @@ function Get-ResultReason($Test) {
     ''
 }
 
+function Get-SkipReason($Test) {
+    <# Why a test was skipped: Set-ItResult -Skipped -Because inside it, else the nearest "SkipReason: <reason>"
+       tag on the test or an enclosing Describe/Context. Pester's -Skip is a switch evaluated at discovery,
+       before any BeforeAll (or Common.ps1) runs, so the reason travels as a tag next to it:
+           It 'x' -Skip:(-not $IsWindows) -Tag 'SkipReason: Windows only' { ... }
+       '' when there is none; build.ps1 fails the run for skips without a reason or with one that is not in
+       tests/allowed-skips.txt. #>
+    $reason = Get-ResultReason $Test
+    if ($reason) { return $reason }
+    $tags = @($Test.Tag)
+    $block = $Test.Block
+    while ($block) {
+        $tags += @($block.Tag)
+        if ($block.IsRoot) { break }
+        $block = $block.Parent
+    }
+    foreach ($t in $tags) {
+        if ("$t" -match '^SkipReason:\s*(.+)$') { return $Matches[1].Trim() }
+    }
+    ''
+}
+
 $utf8 = New-Object Text.UTF8Encoding $false
 foreach ($file in $files) {
     Write-Host "##[pester-file] $file"
@@ -75,7 +98,7 @@ foreach ($file in $files) {
     $inconclusive = @($result.Tests | Where-Object { $_.Result -eq 'Inconclusive' })
     $failedNames += @($inconclusive | ForEach-Object { "$(Get-TestName $_) (inconclusive: $(Get-ResultReason $_))" })
     $skips = @($result.Tests | Where-Object { $_.Result -eq 'Skipped' } | ForEach-Object {
-        [ordered]@{ Name = (Get-TestName $_); Reason = (Get-ResultReason $_) }
+        [ordered]@{ Name = (Get-TestName $_); Reason = (Get-SkipReason $_) }
     })
     $record = [ordered]@{
         File = $file
