@@ -214,9 +214,11 @@ function Invoke-Lint {
         else { Write-Host "lint ${Part}: FAIL - $Fix"; $failedParts.Add($Part) }
     }
 
-    # rustfmt reads no dependency, so it needs none of the crate-source arguments.
-    & cargo fmt --all --check 2>&1 | ForEach-Object { Write-Host "$_" }
-    Write-LintResult 'cargo fmt' ($LASTEXITCODE -eq 0) 'run "cargo fmt --all" to format the Rust code, then commit the result.'
+    # rustfmt reads no dependency, so it needs none of the crate-source arguments. -l names the files that
+    # are not formatted instead of printing every diff, which buries the rest of a test log.
+    Write-Host 'cargo fmt --all --check -- -l (lists the files that need formatting)'
+    & cargo fmt --all --check -- -l 2>&1 | ForEach-Object { Write-Host "$_" }
+    Write-LintResult 'cargo fmt' ($LASTEXITCODE -eq 0) 'run "cargo fmt --all" to format the Rust code ("cargo fmt --all --check" shows the changes), then commit the result.'
 
     # The crate source arguments (--config for Debian's crates) go before "--": after it they would reach
     # clippy-driver. --release shares the release profile's dependency builds with Build and cargo test;
