@@ -384,7 +384,9 @@ function Invoke-PesterWatched {
        Returns the counts; failures and skips go to $script:FailureNotes and $script:Skips. #>
     param([string[]] $Files, [string[]] $Pwsh, [string] $PesterPath, [string] $Runner, [int] $TimeoutSeconds)
     $total = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
-    $resultFile = Join-Path $Out 'pester-result.jsonl'
+    # Named for this build.ps1 process: a second run in the same checkout (a quick -TestPath while a full run
+    # goes on) must not add its results to this one's. Kept as out/pester-result.jsonl at the end.
+    $resultFile = Join-Path $Out "pester-result-$PID.jsonl"
     Remove-Item -LiteralPath $resultFile -ErrorAction SilentlyContinue
     New-Item -ItemType Directory -Force $Out | Out-Null
     # Colours for a person at a terminal; plain text for logs.
@@ -495,6 +497,7 @@ function Invoke-PesterWatched {
             break
         }
     }
+    if (Test-Path -LiteralPath $resultFile) { Move-Item -Force -LiteralPath $resultFile -Destination (Join-Path $Out 'pester-result.jsonl') }
     $total
 }
 
