@@ -6,9 +6,16 @@ The one entry point to build, test, demonstrate and package d365fo.interactive.
 Tasks:
   Build    (default) cargo build --release of the Rust workspace, dotnet build of dotnet-shim/, and the
            importable module assembled at out/d365fo.interactive/. Nothing that did not change is rebuilt.
-  Test     Build, then cargo test, the C ABI tests under valgrind memcheck (Linux, when valgrind is installed)
-           and the Pester suite (tests/pester) in a fresh pwsh against the built module. Ends with a line
-           "N passed, N failed" and a non-zero exit code on any failure.
+  Lint     cargo fmt --all --check, cargo clippy --workspace --all-targets --release -- -D warnings, and the C#
+           build with warnings as errors. Every part runs and prints PASS or FAIL with the command that fixes it;
+           exits non-zero when any part fails.
+  Test     Build, Lint, then cargo test (--no-fail-fast: every test binary runs), the C ABI tests under
+           valgrind memcheck (Linux, when valgrind is installed) and the Pester suite (tests/pester) in a fresh
+           pwsh against the built module. Ends with a line "N passed, N failed, N skipped" and a non-zero exit
+           code on any failure; each failing lint part counts as one failure, but the tests still run so one run
+           shows everything. Each Pester test has a time limit (-TestTimeoutSeconds). Every skipped test is
+           listed at the end with its reason; a skip whose reason is not in tests/allowed-skips.txt (platform
+           reasons) counts as a failure, not as a skip.
   Demo     Build, then a real device code sign-in with the module against the bundled local authority
            (no tenant needed). -AutoApprove approves by itself after a few seconds.
   Package  Build, then a versioned module folder and a .nupkg under out/package/.
@@ -20,7 +27,7 @@ archive into a cache outside the clone (~/.cache/d365fo.interactive). Force eith
 variable D365FO_CRATES=crates-io or D365FO_CRATES=debian.
 
 .PARAMETER Task
-Build (default), Test, Demo, Package, Bench or Clean.
+Build (default), Lint, Test, Demo, Package, Bench or Clean.
 
 .PARAMETER AutoApprove
 Demo only: the local authority approves the sign-in by itself after a few seconds (for CI and unattended runs).
@@ -30,6 +37,15 @@ Test only: run just these Pester files or folders (default: all of tests/pester)
 
 .PARAMETER SkipCargoTests
 Test only: skip cargo test (for a quick Pester-only iteration).
+
+.PARAMETER SkipLint
+Test only: skip the lint gate (for a quick iteration; CI does not pass it, so lint findings still fail CI).
+
+.PARAMETER TestTimeoutSeconds
+Test only: the time limit per Pester test in seconds (default: the environment variable
+D365FO_TEST_TIMEOUT_SECONDS, else 300). When no test has started or finished for that long, build.ps1 kills
+the test process, names the test that hung, counts it as a failure and runs the remaining test files in a
+new process.
 
 .PARAMETER TestHost
 Test only: the PowerShell that runs Pester, pwsh (default) or WindowsPowerShell (powershell.exe 5.1, Windows
@@ -52,11 +68,13 @@ dotnet tool restore && dotnet tool run pwsh -File ./build.ps1 -Task Demo
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Bench', 'Clean')]
+    [ValidateSet('Build', 'Lint', 'Test', 'Demo', 'Package', 'Bench', 'Clean')]
     [string] $Task = 'Build',
     [switch] $AutoApprove,
     [string[]] $TestPath,
     [switch] $SkipCargoTests,
+    [switch] $SkipLint,
+    [int] $TestTimeoutSeconds,
     [ValidateSet('pwsh', 'WindowsPowerShell')]
     [string] $TestHost = 'pwsh',
     [string] $Target,
@@ -151,6 +169,11 @@ function Invoke-Cargo([string[]] $Arguments) {
     Invoke-Native cargo (@($Arguments) + $script:CargoArgs)
 }
 
+function Get-DotnetBuildArguments {
+    # One definition for Build and Lint: the same arguments let Lint's build find Build's output up to date.
+    @('build', (Join-Path $Root 'dotnet-shim/d365fo.interactive.csproj'), '-c', 'Release', "-p:Version=$(Get-WorkspaceVersion)", '--nologo', '-v', 'q', '-clp:NoSummary')
+}
+
 function Invoke-Build {
     $version = Get-WorkspaceVersion
     Write-Host "== Build d365fo.interactive $version$(if ($Target) { " for $Target" })"
@@ -162,7 +185,7 @@ function Invoke-Build {
         if ("$env:RUSTFLAGS" -notmatch 'crt-static') { $env:RUSTFLAGS = ("$env:RUSTFLAGS -C target-feature=+crt-static").Trim() }
     }
     Invoke-Cargo $cargoBuild
-    Invoke-Native dotnet @('build', (Join-Path $Root 'dotnet-shim/d365fo.interactive.csproj'), '-c', 'Release', "-p:Version=$version", '--nologo', '-v', 'q', '-clp:NoSummary')
+    Invoke-Native dotnet (Get-DotnetBuildArguments)
 
     $rid = Get-HostRid
     $lib = Get-NativeLibraryName
@@ -177,6 +200,41 @@ function Invoke-Build {
     Set-ContentIfChanged (Join-Path $ModuleOut 'd365fo.interactive.psd1') $manifest
     Build-Help -SourceDir (Join-Path $Root 'module/help') -ModuleDir $ModuleOut
     Write-Host "Module: $ModuleOut"
+}
+
+function Invoke-Lint {
+    <# The lint gate. Every part runs even after one failed, so a single run shows all findings; each prints one
+       "lint <part>: PASS" or "lint <part>: FAIL" line saying what to run to fix it. Returns the failed parts.
+       It changes no source file: fixing is left to the person reading the FAIL line. #>
+    Write-Host '== Lint'
+    if ($null -eq $script:CargoArgs) { $script:CargoArgs = @(Get-CargoArguments) }
+    $failedParts = [Collections.Generic.List[string]]::new()
+    function Write-LintResult([string] $Part, [bool] $Ok, [string] $Fix) {
+        if ($Ok) { Write-Host "lint ${Part}: PASS" }
+        else { Write-Host "lint ${Part}: FAIL - $Fix"; $failedParts.Add($Part) }
+    }
+
+    # rustfmt reads no dependency, so it needs none of the crate-source arguments. -l names the files that
+    # are not formatted instead of printing every diff, which buries the rest of a test log.
+    Write-Host 'cargo fmt --all --check -- -l (lists the files that need formatting)'
+    & cargo fmt --all --check -- -l 2>&1 | ForEach-Object { Write-Host "$_" }
+    Write-LintResult 'cargo fmt' ($LASTEXITCODE -eq 0) 'run "cargo fmt --all" to format the Rust code ("cargo fmt --all --check" shows the changes), then commit the result.'
+
+    # The crate source arguments (--config for Debian's crates) go before "--": after it they would reach
+    # clippy-driver. --release shares the release profile's dependency builds with Build and cargo test;
+    # --keep-going still checks the crates that do not depend on one with findings.
+    & cargo clippy --workspace --all-targets --release --keep-going @script:CargoArgs -- -D warnings 2>&1 | ForEach-Object { Write-Host "$_" }
+    Write-LintResult 'cargo clippy' ($LASTEXITCODE -eq 0) ('fix the findings above; "cargo clippy --workspace --all-targets --release --fix' + $(if ($script:CargoArgs) { ' ' + ($script:CargoArgs -join ' ') }) + '" applies the mechanical ones.')
+
+    # The C# build: the same command as Build (so it is up to date after Build and costs seconds), and the
+    # project must still turn warnings into errors, or a clean build would say nothing about warnings.
+    $csproj = Join-Path $Root 'dotnet-shim/d365fo.interactive.csproj'
+    $warnAsError = "$(& dotnet msbuild $csproj -nologo -getProperty:TreatWarningsAsErrors -p:Configuration=Release 2>&1)".Trim()
+    & dotnet @(Get-DotnetBuildArguments) 2>&1 | ForEach-Object { Write-Host "$_" }
+    $built = $LASTEXITCODE -eq 0
+    if ($warnAsError -ne 'true') { Write-Host "dotnet-shim: TreatWarningsAsErrors is '$warnAsError', not 'true'." }
+    Write-LintResult 'dotnet build (warnings as errors)' ($built -and $warnAsError -eq 'true') 'fix the warnings and errors above ("dotnet build dotnet-shim -c Release" shows them); keep <TreatWarningsAsErrors>true</TreatWarningsAsErrors> in the csproj.'
+    $failedParts.ToArray()
 }
 
 function Get-Pester {
@@ -207,9 +265,10 @@ function Get-PwshCommand {
 
 function Invoke-ValgrindAbiTest {
     <# The C ABI test binaries (rust/d365fo_interactive/tests/ffi.rs and reliability_ffi.rs) under valgrind memcheck:
-       zero errors and no definite leaks. Returns $true (passed), $false (failed) or $null (skipped; says why). #>
-    if (-not $IsLinux) { Write-Host 'valgrind: skipped (Linux only)'; return $null }
-    if (-not (Get-Command valgrind -ErrorAction SilentlyContinue)) { Write-Host 'valgrind: skipped (valgrind is not installed; .ci/run installs it)'; return $null }
+       zero errors and no definite leaks. Returns $true (passed), $false (failed) or, when skipped, the reason
+       (a string, judged against tests/allowed-skips.txt like every other skip). #>
+    if (-not $IsLinux) { Write-Host 'valgrind: skipped (Linux only)'; return 'Linux only' }
+    if (-not (Get-Command valgrind -ErrorAction SilentlyContinue)) { Write-Host 'valgrind: skipped (valgrind is not installed; .ci/run installs it)'; return 'valgrind is not installed (.ci/run installs it)' }
     $tests = 'ffi', 'reliability_ffi'
     # The same arguments as the cargo test above, so nothing is rebuilt.
     $json = & cargo test --release --workspace --no-run --message-format=json @script:CargoArgs 2>$null
@@ -226,30 +285,243 @@ function Invoke-ValgrindAbiTest {
     $ok
 }
 
+$script:Skips = [Collections.Generic.List[object]]::new()      # every skipped or ignored test: Suite, Name, Reason
+$script:FailureNotes = [Collections.Generic.List[string]]::new() # what failed, repeated at the end of a long log
+
+function Add-Skip([string] $Suite, [string] $Name, [string] $Reason, [switch] $Unchecked) {
+    # -Unchecked: the reason could not be read (a file stopped by the time limit); listed, not judged, as
+    # that file has failed already.
+    $allowed = if ($Unchecked) { $true } else { Test-SkipAllowed $Reason }
+    $script:Skips.Add([pscustomobject]@{ Suite = $Suite; Name = $Name; Reason = $Reason; Allowed = $allowed; Unchecked = [bool]$Unchecked })
+}
+
+$script:AllowedSkips = $null
+function Test-SkipAllowed([string] $Reason) {
+    <# A skip passes only with a reason listed in tests/allowed-skips.txt (platform reasons such as "Windows only",
+       optionally followed by an explanation in parentheses). Anything else, a missing tool included, would let
+       a test go silent on a machine that should run it, so it counts as a failure. #>
+    if (-not $Reason) { return $false }
+    if ($null -eq $script:AllowedSkips) {
+        $script:AllowedSkips = @(Get-Content -LiteralPath (Join-Path $Root 'tests/allowed-skips.txt') |
+            ForEach-Object { $_.Trim() } | Where-Object { $_ -and -not $_.StartsWith('#') })
+    }
+    foreach ($pattern in $script:AllowedSkips) {
+        if ($Reason -like $pattern -or $Reason -like "$pattern (*)") { return $true }
+    }
+    $false
+}
+
+function Invoke-CargoTest {
+    <# cargo test --no-fail-fast: every test binary runs even after one has failed. Counts come from the
+       "test result:" lines. A binary that cargo reports as failed but that printed no failing result (it
+       crashed: abort, segfault, exit() outside the harness) and a build that fails count as failures, so
+       neither can pass for "zero tests". Ignored tests are recorded as skips with their #[ignore = "reason"].
+       Returns the counts. #>
+    Write-Host '== cargo test'
+    if ($null -eq $script:CargoArgs) { $script:CargoArgs = @(Get-CargoArguments) }
+    $r = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    $out = & cargo test --release --workspace --no-fail-fast @script:CargoArgs 2>&1 | ForEach-Object { $s = "$_"; Write-Host $s; $s }
+    $exit = $LASTEXITCODE
+    # Matched by counting, not by position: cargo's stderr ("Running ...", "error: test failed") and the
+    # binaries' stdout reach us through two pipes, so their relative order is not guaranteed.
+    $binariesWithFailures = 0; $failedTargets = 0
+    $crashes = [Collections.Generic.List[string]]::new(); $buildErrors = [Collections.Generic.List[string]]::new()
+    foreach ($line in @($out)) {
+        if ($line -match '^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored') {
+            $r.Passed += [int]$Matches[1]; $r.Failed += [int]$Matches[2]
+            if ([int]$Matches[2] -gt 0) { $binariesWithFailures++ }
+        } elseif ($line -match '^test (.+) \.\.\. FAILED$') {
+            $script:FailureNotes.Add("cargo test: $($Matches[1])")
+        } elseif ($line -match '^test (.+) \.\.\. ignored(?:, (.+))?$') {
+            # libtest prints "ignored, <reason>" for #[ignore = "reason"] and a bare "ignored" otherwise.
+            $r.Skipped++
+            Add-Skip 'cargo test' $Matches[1] $(if ($Matches[2]) { $Matches[2].Trim() } else { '' })
+        } elseif ($line -match '^error: (doc)?test failed, to rerun pass') {
+            $failedTargets++
+        } elseif ($line -match "process didn't exit successfully: (.+)$") {
+            $crashes.Add($Matches[1])
+        } elseif ($line -match '^error: could not compile|^error\[|^error: ') {
+            $buildErrors.Add($line)
+        }
+    }
+    if ($failedTargets -gt $binariesWithFailures) {
+        $n = $failedTargets - $binariesWithFailures
+        $r.Failed += $n
+        $script:FailureNotes.Add("cargo test: $n test binar$(if ($n -eq 1) { 'y' } else { 'ies' }) ended without a test result (crashed): $($crashes -join '; ')")
+    }
+    if ($exit -ne 0 -and $r.Failed -eq 0) {
+        # Nothing ran or nothing reported: a compile error, a bad argument, a missing crate.
+        $r.Failed++
+        $script:FailureNotes.Add("cargo test exited with $exit before any test failed: $(@($buildErrors | Select-Object -First 3) -join ' | ')")
+    }
+    Write-Host "cargo test: $($r.Passed) passed, $($r.Failed) failed, $($r.Skipped) ignored"
+    $r
+}
+
+function Get-TestTimeout {
+    # -TestTimeoutSeconds, else D365FO_TEST_TIMEOUT_SECONDS (for CI or a slow machine), else 300 s.
+    $t = if ($TestTimeoutSeconds -gt 0) { $TestTimeoutSeconds } elseif ($env:D365FO_TEST_TIMEOUT_SECONDS) { [int]$env:D365FO_TEST_TIMEOUT_SECONDS } else { 300 }
+    if ($t -le 0) { throw "The per-test time limit must be a positive number of seconds, not $t." }
+    $env:D365FO_TEST_TIMEOUT_SECONDS = "$t"   # the runner reports it; tests may size their own waits below it
+    $t
+}
+
+function Get-PesterTestFile([string[]] $Paths) {
+    # Pester's own rule (every *.Tests.ps1 below a folder), applied here so that after a kill the files that
+    # have not run are known and can be given to a new process.
+    foreach ($p in $Paths) {
+        if (Test-Path -LiteralPath $p -PathType Container) {
+            Get-ChildItem -LiteralPath $p -Recurse -File -Filter '*.Tests.ps1' | Sort-Object FullName | ForEach-Object FullName
+        } else { $p }
+    }
+}
+
+function Invoke-PesterWatched {
+    <# Runs tests/Invoke-PesterRun.ps1 in a child PowerShell and watches it: its output is streamed through
+       here, and when no test has started or finished for -TimeoutSeconds, the child and everything it started
+       are killed, the test that was running is named and counted as a failure, and a new child runs the files
+       that had not started. A child that dies by itself (a crash in native code) is handled the same way.
+       Returns the counts; failures and skips go to $script:FailureNotes and $script:Skips. #>
+    param([string[]] $Files, [string[]] $Pwsh, [string] $PesterPath, [string] $Runner, [int] $TimeoutSeconds)
+    $total = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    # Named for this build.ps1 process: a second run in the same checkout (a quick -TestPath while a full run
+    # goes on) must not add its results to this one's. Kept as out/pester-result.jsonl at the end.
+    $resultFile = Join-Path $Out "pester-result-$PID.jsonl"
+    Remove-Item -LiteralPath $resultFile -ErrorAction SilentlyContinue
+    New-Item -ItemType Directory -Force $Out | Out-Null
+    # Colours for a person at a terminal; plain text for logs.
+    $renderMode = if ([Console]::IsOutputRedirected -or $env:NO_COLOR) { 'Plaintext' } else { 'Ansi' }
+    $pending = [Collections.Generic.List[string]]::new([string[]] $Files)
+    $seenRecords = 0
+    while ($pending.Count -gt 0) {
+        $psi = [Diagnostics.ProcessStartInfo]::new($Pwsh[0])
+        $arguments = @($Pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', $Runner, '-PesterPath', $PesterPath,
+            '-Path', ($pending -join [IO.Path]::PathSeparator), '-ResultFile', $resultFile, '-RenderMode', $renderMode)
+        foreach ($a in $arguments) { $psi.ArgumentList.Add($a) }
+        $psi.UseShellExecute = $false
+        $psi.RedirectStandardOutput = $true   # stdin and stderr stay the terminal's, as before
+        $psi.StandardOutputEncoding = [Text.UTF8Encoding]::new($false)
+        $child = [Diagnostics.Process]::Start($psi)
+
+        $file = $null        # the file the child runs now ("##[pester-file]" line)
+        $blocks = [Collections.Generic.List[object]]::new()   # Describe/Context names with their indentation
+        $running = $null     # a test that started ("[|]") and has not finished
+        $lastDone = $null    # the last test that finished
+        $partial = @{ Passed = 0; Failed = 0; Skipped = 0; FailedNames = @(); Skips = @() }   # of $file, from its output
+        $quiet = [Diagnostics.Stopwatch]::StartNew()          # time since the last sign of progress
+        $exited = $null; $killed = $false
+        $read = $child.StandardOutput.ReadLineAsync()
+        while ($true) {
+            if ($read.Wait(250)) {
+                $line = $read.Result
+                if ($null -eq $line) { break }
+                $read = $child.StandardOutput.ReadLineAsync()
+                $plain = $line -replace "`e\[[0-9;?]*[A-Za-z]", ''
+                if ($plain -match '^##\[pester-file\] (.+)$') {
+                    $file = $Matches[1]; $blocks.Clear(); $running = $null; $lastDone = $null
+                    $partial = @{ Passed = 0; Failed = 0; Skipped = 0; FailedNames = @(); Skips = @() }
+                    $quiet.Restart(); continue
+                }
+                if ($plain -match '^\s*\[\|\] (.*)\.\.\.$') { $running = $Matches[1]; $quiet.Restart(); continue }   # for the watchdog only
+                if ($plain -match '^(\s*)(?:Describing|Context) (.+)$') {
+                    $indent = $Matches[1].Length
+                    while ($blocks.Count -and $blocks[-1].Indent -ge $indent) { $blocks.RemoveAt($blocks.Count - 1) }
+                    $blocks.Add([pscustomobject]@{ Indent = $indent; Name = $Matches[2] })
+                    $quiet.Restart()
+                } elseif ($running -and $plain -match '^\s*\[([-+!?])\] (.+)$') {
+                    $name = (@($blocks | ForEach-Object Name) + $running) -join ' > '
+                    switch ($Matches[1]) {
+                        '+' { $partial.Passed++ }
+                        '!' {
+                            # Only Set-ItResult's reason shows in the output; a tag's is known once the file's record is written.
+                            $reason = if ($Matches[2] -match 'is skipped, because (.+?) <?\d+(?:\.\d+)?m?s \(') { $Matches[1] } else { '' }
+                            $partial.Skipped++; $partial.Skips += , @{ Name = $name; Reason = $reason }
+                        }
+                        default { $partial.Failed++; $partial.FailedNames += $name }
+                    }
+                    $lastDone = $name; $running = $null; $quiet.Restart()
+                }
+                Write-Host $line
+                continue
+            }
+            if ($child.HasExited) {
+                # Normally the pipe closes with the child; a process a test left behind can hold it open.
+                if (-not $exited) { $exited = [Diagnostics.Stopwatch]::StartNew() } elseif ($exited.Elapsed.TotalSeconds -gt 2) { break }
+                continue
+            }
+            if ($quiet.Elapsed.TotalSeconds -gt $TimeoutSeconds) {
+                $where = if ($file) { [IO.Path]::GetFileName($file) } else { 'Pester start-up' }
+                $what = if ($running) { "'$((@($blocks | ForEach-Object Name) + $running) -join ' > ')' started and did not finish" }
+                        elseif ($lastDone) { "after '$lastDone', in a BeforeAll/AfterAll or the next block's set-up" }
+                        else { 'before its first test (discovery or a BeforeAll)' }
+                Write-Host "TIME LIMIT: nothing finished for $TimeoutSeconds s in ${where}: $what. Killing the test process and what it started; the rest of this file does not run, the files after it go on in a new process."
+                $script:FailureNotes.Add("time limit ($TimeoutSeconds s): ${where}: $what")
+                $total.Failed++
+                $killed = $true
+                try { $child.Kill($true) } catch { }
+                break
+            }
+        }
+        $null = $child.WaitForExit(10000)
+
+        # What finished files reported (a restarted child appends to the same file).
+        $records = @(if (Test-Path -LiteralPath $resultFile) { Get-Content -LiteralPath $resultFile -Encoding utf8 | Where-Object { $_.Trim() } | Select-Object -Skip $seenRecords | ForEach-Object { $_ | ConvertFrom-Json } })
+        $seenRecords += $records.Count
+        foreach ($r in $records) {
+            $total.Passed += $r.Passed; $total.Failed += $r.Failed; $total.Skipped += $r.Skipped
+            foreach ($n in @($r.FailedNames)) { $script:FailureNotes.Add("Pester: $([IO.Path]::GetFileName($r.File)): $n") }
+            foreach ($s in @($r.Skips)) { Add-Skip 'Pester' "$([IO.Path]::GetFileName($r.File)): $($s.Name)" $s.Reason }
+            $null = $pending.Remove($r.File)
+        }
+        if ($file -and $pending.Contains($file)) {
+            # The child stopped inside $file: killed above, or it died. Count what its output showed.
+            if (-not $killed) {
+                $code = try { $child.ExitCode } catch { '?' }
+                Write-Host "The test process ended (exit code $code) while running $([IO.Path]::GetFileName($file)); the rest of this file does not run, the files after it go on in a new process."
+                $script:FailureNotes.Add("Pester: $([IO.Path]::GetFileName($file)): the test process ended (exit code $code) before the file finished$(if ($running) { ", in '$running'" })")
+                $total.Failed++
+            }
+            $total.Passed += $partial.Passed; $total.Failed += $partial.Failed; $total.Skipped += $partial.Skipped
+            foreach ($n in $partial.FailedNames) { $script:FailureNotes.Add("Pester: $([IO.Path]::GetFileName($file)): $n") }
+            foreach ($s in $partial.Skips) {
+                if ($s.Reason) { Add-Skip 'Pester' "$([IO.Path]::GetFileName($file)): $($s.Name)" $s.Reason }
+                else { Add-Skip 'Pester' "$([IO.Path]::GetFileName($file)): $($s.Name)" 'reason not read: the file did not finish' -Unchecked }
+            }
+            $null = $pending.Remove($file)
+        } elseif ($records.Count -eq 0) {
+            # No file started or finished: the runner itself failed (Pester missing, a bad argument) or hung
+            # before the first file. Starting it again would fail the same way, so stop here.
+            $code = try { $child.ExitCode } catch { '?' }
+            if (-not $killed) { Write-Host "Pester did not report a result (exit code $code)."; $total.Failed++ }
+            $script:FailureNotes.Add("Pester did not report a result (exit code $code); files not run: $(@($pending | ForEach-Object { [IO.Path]::GetFileName($_) }) -join ', ')")
+            break
+        }
+    }
+    if (Test-Path -LiteralPath $resultFile) { Move-Item -Force -LiteralPath $resultFile -Destination (Join-Path $Out 'pester-result.jsonl') }
+    $total
+}
+
 function Invoke-Test {
     Invoke-Build
     $passed = 0; $failed = 0; $skipped = 0
+    # Lint findings are failures of the run, but the tests still run: one run shows everything.
+    $lintFailed = @(if (-not $SkipLint) { Invoke-Lint })
+    $failed += $lintFailed.Count
+    foreach ($part in $lintFailed) { $script:FailureNotes.Add("lint: $part") }
     if (-not $SkipCargoTests) {
-        Write-Host '== cargo test'
-        if ($null -eq $script:CargoArgs) { $script:CargoArgs = @(Get-CargoArguments) }
-        $cargoOut = & cargo test --release --workspace @script:CargoArgs 2>&1 | ForEach-Object { $s = "$_"; Write-Host $s; $s }
-        $cargoExit = $LASTEXITCODE
-        foreach ($line in $cargoOut) {
-            if ($line -match 'test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored') {
-                $passed += [int]$Matches[1]; $failed += [int]$Matches[2]; $skipped += [int]$Matches[3]
-            }
-        }
-        if ($cargoExit -ne 0 -and $failed -eq 0) { $failed++; Write-Host "cargo test exited with $cargoExit" }
+        $cargo = Invoke-CargoTest
+        $passed += $cargo.Passed; $failed += $cargo.Failed; $skipped += $cargo.Skipped
 
         Write-Host '== valgrind memcheck of the C ABI tests'
-        switch (Invoke-ValgrindAbiTest) { $true { $passed++ } $false { $failed++ } default { $skipped++ } }
+        $memcheck = @(Invoke-ValgrindAbiTest)[-1]   # its last output is the verdict
+        if ($memcheck -is [string]) { $skipped++; Add-Skip 'valgrind' 'memcheck of the C ABI tests' $memcheck }
+        elseif ($memcheck) { $passed++ }
+        else { $failed++; $script:FailureNotes.Add('valgrind memcheck of the C ABI tests') }
     }
 
     Write-Host '== Pester'
     $pester = Get-Pester
     $paths = if ($TestPath) { $TestPath | ForEach-Object { $_ -split "," } | ForEach-Object { (Resolve-Path $_).Path } } else { @(Join-Path $Root 'tests/pester') }
-    $resultFile = Join-Path $Out 'pester-result.json'
-    Remove-Item $resultFile -ErrorAction SilentlyContinue
     $runner = Join-Path $Root 'tests/Invoke-PesterRun.ps1'
     $pwsh = @(Get-PwshCommand)
     $env:D365FO_TEST_MODULE = $ModuleOut
@@ -259,15 +531,27 @@ function Invoke-Test {
         if (-not $IsWindows) { throw '-TestHost WindowsPowerShell needs Windows.' }
         $pwsh = @('powershell.exe')
     }
-    & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -File $runner -PesterPath $pester -Path ($paths -join [IO.Path]::PathSeparator) -ResultFile $resultFile
-    if (Test-Path $resultFile) {
-        $r = Get-Content -Raw $resultFile | ConvertFrom-Json
-        $passed += $r.Passed; $failed += $r.Failed; $skipped += $r.Skipped
-    } else {
-        Write-Host 'Pester did not report a result.'
-        $failed++
-    }
+    $files = @(Get-PesterTestFile $paths)
+    $pesterResult = Invoke-PesterWatched -Files $files -Pwsh $pwsh -PesterPath $pester -Runner $runner -TimeoutSeconds (Get-TestTimeout)
+    $passed += $pesterResult.Passed; $failed += $pesterResult.Failed; $skipped += $pesterResult.Skipped
     Write-Host ''
+    if ($script:Skips.Count) {
+        # Every skip with its reason, at the end where it is seen: a skip is a test that said nothing. One whose
+        # reason is not in tests/allowed-skips.txt is a failure (counted once, as failed instead of skipped).
+        Write-Host "Skipped ($($script:Skips.Count)); reasons not in tests/allowed-skips.txt fail the run:"
+        foreach ($s in $script:Skips) {
+            $reason = if ($s.Reason) { $s.Reason } else { '(no reason given)' }
+            Write-Host "  $(if ($s.Unchecked) { 'unchecked  ' } elseif ($s.Allowed) { 'allowed    ' } else { 'NOT ALLOWED' }) [$($s.Suite)] $($s.Name): $reason"
+            if (-not $s.Allowed) {
+                $skipped--; $failed++
+                $script:FailureNotes.Add("skip not allowed: [$($s.Suite)] $($s.Name): $reason")
+            }
+        }
+    }
+    if ($script:FailureNotes.Count) {
+        Write-Host "Failed ($($script:FailureNotes.Count) listed):"
+        foreach ($n in $script:FailureNotes) { Write-Host "  $n" }
+    }
     Write-Host "$passed passed, $failed failed, $skipped skipped"
     if ($failed -gt 0) { exit 1 }
 }
@@ -286,6 +570,11 @@ function Invoke-Clean {
 
 switch ($Task) {
     'Build' { Invoke-Build }
+    'Lint' {
+        $lintFailed = @(Invoke-Lint)
+        if ($lintFailed.Count) { Write-Host "Lint failed: $($lintFailed -join ', ')"; exit 1 }
+        Write-Host 'Lint passed.'
+    }
     'Test' { Invoke-Test }
     'Demo' { Invoke-Demo }
     'Package' {

@@ -8,7 +8,7 @@ BeforeDiscovery {
     $script:NoBrowser = -not (Test-Path '/usr/bin/chromium') -or -not (Get-Command node -ErrorAction SilentlyContinue)
 }
 
-Describe 'Signing in through the device-login page in Chromium' -Skip:$NoBrowser {
+Describe 'Signing in through the device-login page in Chromium' -Skip:$NoBrowser -Tag $(if ($IsLinux) { 'SkipReason: needs chromium and node (.ci/run installs them)' } else { 'SkipReason: Linux only (Debian''s chromium)' }) {
     BeforeAll {
         . (Join-Path $PSScriptRoot 'Common.ps1')
         $script:Tenant = 'contoso.onmicrosoft.com'

@@ -268,12 +268,12 @@ Describe 'The store' {
         Get-Content -Raw $file | Should -Be "[{`"FullName`": $([Environment]::NewLine)"
     }
 
-    It 'is private to the owner on Unix (file 0600 once this module writes it)' -Skip:$IsWindows -Tag 'SkipReason:Unix only (file modes)' {
+    It 'is private to the owner on Unix (file 0600 once this module writes it)' -Skip:$IsWindows -Tag 'SkipReason: Unix only (file modes)' {
         Invoke-Config $TestHome 'Add-D365ODataConfig -Name UAT -Url https://u.example' | Out-Null
         ([int](Get-Item (Get-StoreFile $TestHome)).UnixFileMode -band 511) | Should -Be 384 -Because 'rw------- (0600)'
     }
 
-    It 'lives in PSFramework''s folder under HOME when XDG_CONFIG_HOME is not set, and where D365FO_CONFIG_FILE says' -Skip:$IsWindows -Tag 'SkipReason:Linux and macOS only (Windows uses the registry)' {
+    It 'lives in PSFramework''s folder under HOME when XDG_CONFIG_HOME is not set, and where D365FO_CONFIG_FILE says' -Skip:$IsWindows -Tag 'SkipReason: Unix only (Windows keeps the store in the registry)' {
         Invoke-Config $TestHome 'Add-D365ODataConfig -Name UAT -Url https://u.example' @{ XDG_CONFIG_HOME = $null } | Out-Null
         Test-Path (Join-Path $TestHome '.config/PowerShell/PSFramework/psf_config.json') | Should -BeTrue
         $elsewhere = Join-Path $TestHome 'elsewhere.json'

@@ -35,7 +35,7 @@ Describe 'Loading the native core' {
         $r.StdOut | Should -Not -Match '<<imported>>'
     }
 
-    It 'refuses a library of another ABI version' -Skip:(-not (Get-Command cc -ErrorAction SilentlyContinue)) {
+    It 'refuses a library of another ABI version' -Skip:(-not (Get-Command cc -ErrorAction SilentlyContinue)) -Tag $(if ($IsWindows) { 'SkipReason: Unix only (builds a library with cc)' } else { 'SkipReason: needs cc, a C compiler' }) {
         $m = New-ModuleCopy (Join-Path $TestDrive 'abi')
         $src = Join-Path $TestDrive 'abi999.c'
         Set-Content $src 'unsigned int d365fo_abi_version(void) { return 999; }'

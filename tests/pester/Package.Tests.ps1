@@ -72,11 +72,11 @@ Describe 'build.ps1 -Task Package' {
     }
 
     # Elsewhere the publish runs under a private HOME; Windows keeps the store in the real LOCALAPPDATA.
-    It 'leaves no repository registered for the user' -Skip:(-not $IsWindows) {
+    It 'leaves no repository registered for the user' -Skip:(-not $IsWindows) -Tag 'SkipReason: Windows only' {
         Get-PSResourceRepository | Where-Object Name -like 'd365fo-package-*' | Should -BeNullOrEmpty
     }
 
-    It 'needs no VC++ redistributable on Windows (static CRT)' -Skip:(-not $IsWindows) {
+    It 'needs no VC++ redistributable on Windows (static CRT)' -Skip:(-not $IsWindows) -Tag 'SkipReason: Windows only' {
         $text = [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes((Join-Path $VersionDir "runtimes/$Rid/native/$LibName")))
         $text | Should -Not -Match '(?i)vcruntime\d+\.dll'
         $text | Should -Not -Match '(?i)api-ms-win-crt-'
@@ -150,7 +150,7 @@ $m = Get-Module d365fo.interactive
     }
 
     # Skipped only where the fake authority binary has not been built (evaluated at discovery, hence $env:).
-    It 'signs in against the fake authority with the installed module' -Skip:(-not ($env:D365FO_TEST_FAKE_AUTHORITY -and (Test-Path $env:D365FO_TEST_FAKE_AUTHORITY))) {
+    It 'signs in against the fake authority with the installed module' -Skip:(-not ($env:D365FO_TEST_FAKE_AUTHORITY -and (Test-Path $env:D365FO_TEST_FAKE_AUTHORITY))) -Tag 'SkipReason: needs the fake authority binary (build.ps1 -Task Test builds it)' {
         $authority = Start-FakeAuthority @('--interval', '1', '--approve-after-polls', '1')
         try {
             $envs = $UserEnv.Clone()

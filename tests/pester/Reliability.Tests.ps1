@@ -299,7 +299,7 @@ Describe 'Redirects are never followed: nothing reaches the other host' {
 }
 
 # SSL_CERT_FILE is how Linux trust stores are pointed elsewhere; Windows and macOS verify against their own stores.
-Describe 'TLS: trust comes from the OS store or SSL_CERT_FILE, nothing else' -Skip:(-not $IsLinux -or -not (Get-Command openssl -ErrorAction SilentlyContinue)) {
+Describe 'TLS: trust comes from the OS store or SSL_CERT_FILE, nothing else' -Skip:(-not $IsLinux -or -not (Get-Command openssl -ErrorAction SilentlyContinue)) -Tag $(if ($IsLinux) { 'SkipReason: needs openssl (.ci/run installs it)' } else { 'SkipReason: Linux only' }) {
     BeforeAll {
         $script:certs = New-TestCertificates (Join-Path $TestDrive 'tls')
         $dir = $certs.Dir
@@ -661,7 +661,7 @@ foreach (`$t in 'panic.hook.test', 'panic-after-code.hook.test') {
     }
 }
 
-Describe 'The clipboard only ever receives the user code' -Skip:(-not (Get-Command Xvfb -ErrorAction SilentlyContinue) -or -not (Get-Command xclip -ErrorAction SilentlyContinue)) {
+Describe 'The clipboard only ever receives the user code' -Skip:(-not (Get-Command Xvfb -ErrorAction SilentlyContinue) -or -not (Get-Command xclip -ErrorAction SilentlyContinue)) -Tag $(if ($IsLinux) { 'SkipReason: needs Xvfb and xclip (.ci/run installs them)' } else { 'SkipReason: Linux only (X11 clipboard)' }) {
     BeforeAll {
         $script:x = Start-Xvfb
         $script:fa = Start-FakeAuthority @('--interval', '1', '--approve-after-polls', '1')

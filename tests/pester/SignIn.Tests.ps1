@@ -364,7 +364,7 @@ Describe 'Ctrl+C' {
     }
 }
 
-Describe 'Clipboard and browser on a desktop (Xvfb)' -Skip:(-not (Get-Command Xvfb -ErrorAction SilentlyContinue) -or -not (Get-Command xclip -ErrorAction SilentlyContinue)) {
+Describe 'Clipboard and browser on a desktop (Xvfb)' -Skip:(-not (Get-Command Xvfb -ErrorAction SilentlyContinue) -or -not (Get-Command xclip -ErrorAction SilentlyContinue)) -Tag $(if ($IsLinux) { 'SkipReason: needs Xvfb and xclip (.ci/run installs them)' } else { 'SkipReason: Linux only (X11 clipboard)' }) {
     BeforeAll {
         $script:x = Start-Xvfb
         $env:DISPLAY = $x.Display
