@@ -9,7 +9,8 @@ Tasks:
   Lint     cargo fmt --all --check, cargo clippy --workspace --all-targets --release -- -D warnings, and the C#
            build with warnings as errors. Every part runs and prints PASS or FAIL with the command that fixes it;
            exits non-zero when any part fails.
-  Test     Build, Lint, then cargo test (--no-fail-fast: every test binary runs), the C ABI tests under
+  Test     Build, Lint, then cargo test (--no-fail-fast: every test binary runs; with the cargo feature
+           test-hooks, in target/test, never in the shipped library), the C ABI tests under
            valgrind memcheck (Linux, when valgrind is installed) and the Pester suite (tests/pester) in a fresh
            pwsh against the built module. Ends with a line "N passed, N failed, N skipped" and a non-zero exit
            code on any failure; each failing lint part counts as one failure, but the tests still run so one run
@@ -223,7 +224,7 @@ function Invoke-Lint {
     # The crate source arguments (--config for Debian's crates) go before "--": after it they would reach
     # clippy-driver. --release shares the release profile's dependency builds with Build and cargo test;
     # --keep-going still checks the crates that do not depend on one with findings.
-    & cargo clippy --workspace --all-targets --release --keep-going @script:CargoArgs -- -D warnings 2>&1 | ForEach-Object { Write-Host "$_" }
+    & cargo clippy --workspace --all-targets --release --keep-going --features d365fo_interactive/test-hooks @script:CargoArgs -- -D warnings 2>&1 | ForEach-Object { Write-Host "$_" }
     Write-LintResult 'cargo clippy' ($LASTEXITCODE -eq 0) ('fix the findings above; "cargo clippy --workspace --all-targets --release --fix' + $(if ($script:CargoArgs) { ' ' + ($script:CargoArgs -join ' ') }) + '" applies the mechanical ones.')
 
     # The C# build: the same command as Build (so it is up to date after Build and costs seconds), and the
@@ -271,7 +272,8 @@ function Invoke-ValgrindAbiTest {
     if (-not (Get-Command valgrind -ErrorAction SilentlyContinue)) { Write-Host 'valgrind: skipped (valgrind is not installed; .ci/run installs it)'; return 'valgrind is not installed (.ci/run installs it)' }
     $tests = 'ffi', 'reliability_ffi'
     # The same arguments as the cargo test above, so nothing is rebuilt.
-    $json = & cargo test --release --workspace --no-run --message-format=json @script:CargoArgs 2>$null
+    $testArgs = @(Get-TestCargoArguments)
+    $json = & cargo test --workspace --no-run --message-format=json @testArgs 2>$null
     $exes = @($json | ForEach-Object { try { $_ | ConvertFrom-Json } catch { } } |
         Where-Object { $_.reason -eq 'compiler-artifact' -and $_.executable -and $_.profile.test -and $_.target.name -in $tests } | ForEach-Object executable)
     if ($exes.Count -ne $tests.Count) { Write-Host "valgrind: FAILED, the ABI test binaries were not found ($($exes -join ', '))"; return $false }
@@ -311,6 +313,20 @@ function Test-SkipAllowed([string] $Reason) {
     $false
 }
 
+function Get-TestCargoArguments {
+    <# cargo test and the test-hooks library build into their own target folder, with the cargo feature
+       test-hooks (the forced panics of tests/panic_boundary.rs and Reliability.Tests.ps1). The shipped library
+       in target/release never has it, and neither build makes the other recompile. #>
+    if ($null -eq $script:CargoArgs) { $script:CargoArgs = @(Get-CargoArguments) }
+    @('--release', '--features', 'd365fo_interactive/test-hooks', '--target-dir', (Join-Path $Root 'target/test')) + $script:CargoArgs
+}
+
+function Build-TestHooksLibrary {
+    # The library with the test-hooks feature, for the Pester test of a panic inside the core. Returns its path.
+    Invoke-Native cargo (@('build', '-p', 'd365fo_interactive') + (Get-TestCargoArguments))
+    Join-Path $Root "target/test/release/$(Get-NativeLibraryName)"
+}
+
 function Invoke-CargoTest {
     <# cargo test --no-fail-fast: every test binary runs even after one has failed. Counts come from the
        "test result:" lines. A binary that cargo reports as failed but that printed no failing result (it
@@ -320,7 +336,8 @@ function Invoke-CargoTest {
     Write-Host '== cargo test'
     if ($null -eq $script:CargoArgs) { $script:CargoArgs = @(Get-CargoArguments) }
     $r = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
-    $out = & cargo test --release --workspace --no-fail-fast @script:CargoArgs 2>&1 | ForEach-Object { $s = "$_"; Write-Host $s; $s }
+    $testArgs = @(Get-TestCargoArguments)
+    $out = & cargo test --workspace --no-fail-fast @testArgs 2>&1 | ForEach-Object { $s = "$_"; Write-Host $s; $s }
     $exit = $LASTEXITCODE
     # Matched by counting, not by position: cargo's stderr ("Running ...", "error: test failed") and the
     # binaries' stdout reach us through two pipes, so their relative order is not guaranteed.
@@ -527,6 +544,7 @@ function Invoke-Test {
     $env:D365FO_TEST_MODULE = $ModuleOut
     $env:D365FO_TEST_FAKE_AUTHORITY = Join-Path $Root ('target/release/fake_authority' + ($IsWindows ? '.exe' : ''))
     $env:D365FO_TEST_REPO = $Root
+    $env:D365FO_TEST_HOOKS_LIBRARY = Build-TestHooksLibrary
     if ($TestHost -eq 'WindowsPowerShell') {
         if (-not $IsWindows) { throw '-TestHost WindowsPowerShell needs Windows.' }
         $pwsh = @('powershell.exe')

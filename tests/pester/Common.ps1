@@ -48,6 +48,20 @@ function New-ModuleCopy {
     Join-Path $Destination 'd365fo.interactive.psd1'
 }
 
+function New-TestHooksModuleCopy {
+    <# A private copy of the built module whose native library is the test-hooks build (build.ps1 -Task Test builds
+       it and sets D365FO_TEST_HOOKS_LIBRARY): the same code plus forced panics for two magic tenants. Returns
+       the copy's manifest. #>
+    param([Parameter(Mandatory)] [string] $Destination)
+    $lib = $env:D365FO_TEST_HOOKS_LIBRARY
+    if (-not $lib -or -not (Test-Path $lib)) { throw "D365FO_TEST_HOOKS_LIBRARY does not point at the test-hooks library ('$lib'); run the tests with ./build.ps1 -Task Test." }
+    $manifest = New-ModuleCopy $Destination
+    $shipped = @(Get-ChildItem (Join-Path $Destination 'runtimes') -Recurse -File -Filter (Split-Path -Leaf $lib))
+    if ($shipped.Count -ne 1) { throw "expected one native library named $(Split-Path -Leaf $lib) in the module copy, found $($shipped.Count)" }
+    Copy-Item -LiteralPath $lib -Destination $shipped[0].FullName -Force
+    $manifest
+}
+
 function Start-FakeAuthority {
     <# Starts the fake Entra authority (rust/fake_authority) on 127.0.0.1 with a random port and returns
        { Url; Process }. It exits when its stdin closes, so a crashed test run leaves nothing behind. #>

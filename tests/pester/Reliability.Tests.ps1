@@ -273,6 +273,94 @@ Describe 'Faults from the authority end with one clear message, no crash, no han
     }
 }
 
+Describe 'Hostile answers: made safe or refused, never shown raw' {
+    BeforeAll {
+        $script:fa = Start-FakeAuthority @('--interval', '1')
+        $env:D365FO_AUTHORITY = $fa.Url
+        function Get-StreamLines($r) {
+            # Each line any stream but the output carries, the error texts included.
+            @($r.Warning + $r.Verbose + $r.Debug + $r.Information + @($r.ErrorList | Where-Object { $_ } | ForEach-Object { "$_" }) |
+                ForEach-Object { "$_" -split "`n" })
+        }
+    }
+    AfterAll { Stop-FakeAuthority $fa; $env:D365FO_AUTHORITY = $null }
+
+    It 'shows no escape, bidi or zero-width character from a 3 MB message, and the code and page once each' {
+        $r = Invoke-SignIn @{ Tenant = 'hostile-text.scenario.test'; Url = $Resource }
+        Assert-SignedIn $r $fa
+        $lines = Get-StreamLines $r
+        foreach ($line in $lines) {
+            $line | Should -Not -Match '[\x00-\x1f\x7f\u0080-\u009f]' -Because 'no control character (ESC, BEL, CR) reaches a stream'
+            $line | Should -Not -Match '[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]' -Because 'no bidi or zero-width character reaches a stream'
+        }
+        ($lines -join "`n").Length | Should -BeLessThan 20000 -Because 'the message is cut short, not printed whole'
+        $code = @(Get-FaJson $fa '/_test/signins')[-1].user_code
+        $info = $r.Information -join "`n"
+        ([regex]::Matches($info, [regex]::Escape($code))).Count | Should -Be 1
+        ([regex]::Matches($info, [regex]::Escape("$($fa.Url)/devicelogin"))).Count | Should -Be 1
+    }
+
+    It 'refuses a user code with a bidi override or a zero-width space, stopping the script, before showing anything' {
+        $r = Invoke-SignIn @{ Tenant = 'hostile-user-code.scenario.test'; Url = $Resource }
+        Assert-Thrown $r 'InvalidAuthorityResponse' 'InvalidResult' 'the user code from 127\.0\.0\.1:\d+ is not plain text'
+        ($r.Information -join "`n") | Should -Not -Match 'enter the code'
+        foreach ($line in Get-StreamLines $r) { $line | Should -Not -Match '[\u200b\u202e]' }
+        Assert-NoSecret $r $fa
+    }
+
+    It 'bounds <Case> to a day and says so at -Verbose, with no .NET exception' -TestCases @(
+        @{ Case = '10^12 seconds (expires_in of the code and the token)'; Tenant = 'huge-numbers.scenario.test'; N = '1000000000000' }
+        @{ Case = '2^64-1 seconds'; Tenant = 'max-numbers.scenario.test'; N = '18446744073709551615' }
+    ) {
+        foreach ($version in 'v1', 'v2') {
+            $env:D365FO_ENDPOINT_VERSION = $version
+            try { $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource } } finally { $env:D365FO_ENDPOINT_VERSION = $null }
+            Assert-SignedIn $r $fa
+            $verbose = $r.Verbose -join "`n"
+            $verbose | Should -Match "code lifetime \(expires_in\) of $N s is outside 1\.\.86400 s; using 86400 s"
+            $verbose | Should -Match "token lifetime \(expires_in\) of $N s is outside 0\.\.86400 s; using 86400 s"
+            ($r.Information -join "`n") | Should -Match 'the token is valid until'
+        }
+    }
+
+    It 'refuses an access token with CR LF and an escape in it, stopping the script; it is never returned' {
+        foreach ($raw in $false, $true) {
+            $r = Invoke-SignIn @{ Tenant = 'bad-token.scenario.test'; Url = $Resource; RawOutput = $raw }
+            Assert-Thrown $r 'InvalidAuthorityResponse' 'InvalidResult' 'the access token from 127\.0\.0\.1:\d+ contains characters a bearer token cannot have \(RFC 6750\); it was not used'
+            Assert-NoSecret $r $fa
+        }
+    }
+}
+
+Describe 'One deadline bounds the whole call: an authority that trickles a byte at a time' {
+    BeforeAll {
+        $script:fa = Start-FakeAuthority @('--interval', '1')
+        $env:D365FO_AUTHORITY = $fa.Url
+        $script:baseline = if ($IsLinux) { Get-CoreThreadCount }
+        function Wait-NoSlowAnswer {
+            # The authority's trickling answers end at the first write that fails: when the client's socket is gone.
+            $deadline = [DateTime]::UtcNow.AddSeconds(10)
+            while ((Get-FaJson $fa '/_test/slow-answers').in_progress -gt 0 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            (Get-FaJson $fa '/_test/slow-answers').in_progress
+        }
+    }
+    AfterAll { Stop-FakeAuthority $fa; $env:D365FO_AUTHORITY = $null }
+
+    It 'returns at -Timeout 5 (<Stage>) within 7 s, and no request thread or socket of it remains' -TestCases @(
+        @{ Stage = 'the token poll trickles'; Tenant = 'trickle.scenario.test'; Id = 'SignInTimedOut'; Stops = $false }
+        @{ Stage = 'the device code answer trickles'; Tenant = 'dc-trickle.scenario.test'; Id = 'NetworkError'; Stops = $true }
+    ) {
+        $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; Timeout = 5 }
+        $r.Seconds | Should -BeLessThan 7
+        $r.Output.Count | Should -Be 0
+        if ($Stops) { $r.Thrown.ErrorRecord.FullyQualifiedErrorId | Should -Be $Id }
+        else { $r.Thrown | Should -BeNullOrEmpty; $r.ErrorList[0].FullyQualifiedErrorId | Should -BeLike "$Id,*" }
+        Assert-NoSecret $r $fa
+        if ($IsLinux) { (Get-CoreThreadCount) | Should -BeLessOrEqual $baseline -Because 'the request threads ended with the call' }
+        Wait-NoSlowAnswer | Should -Be 0 -Because 'the socket was closed, so the authority''s next write failed'
+    }
+}
+
 Describe 'Redirects are never followed: nothing reaches the other host' {
     BeforeAll {
         $script:canary = New-Canary
@@ -684,30 +772,42 @@ Describe 'The clipboard only ever receives the user code' -Skip:(-not (Get-Comma
             $deadline = [DateTime]::UtcNow.AddSeconds(5)
             while (((& xclip -selection clipboard -o 2>$null) -join "`n") -ne $sentinel -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
             ((& xclip -selection clipboard -o 2>$null) -join "`n") | Should -Be $sentinel
-            $child = Start-ChildPwsh -Environment @{ DISPLAY = $x.Display; D365FO_AUTHORITY = $fa.Url; D365FO_NO_BROWSER = '1'; D365FO_CONFIG_DIR = (Join-Path $TestDrive 'clip-config') } -Command @"
+            # A handshake instead of a sleep: after each sign-in the child writes done-N and waits for ack-N, which this
+            # watcher writes once it has read both selections after done-N appeared, so every code is seen.
+            $hand = Join-Path $TestDrive 'handshake'
+            New-Item -ItemType Directory -Force $hand | Out-Null
+            $child = Start-ChildPwsh -Environment @{ DISPLAY = $x.Display; D365FO_AUTHORITY = $fa.Url; D365FO_NO_BROWSER = '1'; XDG_CONFIG_HOME = (Join-Path $TestDrive 'clip-config') } -Command @"
 Import-Module '$ModuleManifest'
+`$n = 0
 foreach (`$t in 'contoso.onmicrosoft.com', 'decline.scenario.test', 'malformed-json.scenario.test', 'wrong-types.scenario.test', 'approve.scenario.test') {
-    `$null = Get-D365ODataTokenInteractive -Tenant `$t -Url $Resource -RawOutput 6>`$null 3>`$null
-    Start-Sleep -Milliseconds 700
+    try { `$null = Get-D365ODataTokenInteractive -Tenant `$t -Url $Resource -RawOutput -Force 6>`$null 3>`$null } catch { }
+    `$n++
+    [IO.File]::WriteAllText('$hand/done-' + `$n, '')
+    `$until = [DateTime]::UtcNow.AddSeconds(20)
+    while (-not (Test-Path ('$hand/ack-' + `$n)) -and [DateTime]::UtcNow -lt `$until) { Start-Sleep -Milliseconds 20 }
 }
 'DONE'
 "@
             $seen = [Collections.Generic.HashSet[string]]::new()
+            $acked = 0
             $deadline = [DateTime]::UtcNow.AddSeconds(90)
             while (-not $child.Process.HasExited -and [DateTime]::UtcNow -lt $deadline) {
+                $done = Test-Path (Join-Path $hand "done-$($acked + 1)")
                 foreach ($sel in 'clipboard', 'primary') {
                     $v = (& xclip -selection $sel -o 2>$null) -join "`n"
                     if ($LASTEXITCODE -eq 0 -and $v) { $null = $seen.Add($v) }
                 }
-                Start-Sleep -Milliseconds 100
+                if ($done) { $acked++; New-Item -ItemType File (Join-Path $hand "ack-$acked") | Out-Null }
+                else { Start-Sleep -Milliseconds 50 }
             }
+            $acked | Should -Be 5
             $child.Process.WaitForExit(5000) | Should -BeTrue
             $child.StdOut.Result | Should -Match 'DONE'
         } finally { $env:DISPLAY = $null }
         $signins = @(Get-FaJson $fa '/_test/signins')
         $signins.Count | Should -Be 5
         $codes = @($signins | ForEach-Object user_code)
-        @($seen | Where-Object { $_ -in $codes }).Count | Should -BeGreaterOrEqual 1 -Because 'the user codes were seen in the clipboard'
+        foreach ($c in $codes) { $seen | Should -Contain $c -Because 'each sign-in''s code stays on the clipboard after the command' }
         foreach ($v in $seen) { $v | Should -BeIn (@($sentinel) + $codes) }
         foreach ($s in Get-Secrets $fa) { $seen | Should -Not -Contain $s }
     }
@@ -716,10 +816,10 @@ foreach (`$t in 'contoso.onmicrosoft.com', 'decline.scenario.test', 'malformed-j
 Describe 'The store survives a writer killed mid-write (kill -9)' {
     It 'keeps every configuration committed before each kill, in a store a fresh process reads' {
         $testHome = Join-Path $TestDrive 'kill-home'
-        $storeDir = Join-Path $testHome 'store'
+        $storeDir = Join-Path $testHome 'xdg/PowerShell/PSFramework'
         New-Item -ItemType Directory -Force $testHome | Out-Null
         $committed = Join-Path $testHome 'committed.txt'
-        $envs = @{ HOME = $testHome; XDG_CONFIG_HOME = (Join-Path $testHome 'xdg'); D365FO_CONFIG_DIR = $storeDir; DISPLAY = $null }
+        $envs = @{ HOME = $testHome; XDG_CONFIG_HOME = (Join-Path $testHome 'xdg'); D365FO_CONFIG_FILE = $null; DISPLAY = $null }
         $rng = [Random]::new()
         $next = 0
         foreach ($round in 1..4) {
@@ -749,7 +849,7 @@ while (`$true) {
         $names = @(Get-Content $committed)
         $names.Count | Should -BeGreaterOrEqual 10
 
-        $r = Invoke-ChildPwsh -Environment $envs -Command "`$ErrorActionPreference = 'Stop'; Import-Module '$ModuleManifest'; Get-D365ODataConfig -EnableException | ForEach-Object { 'NAME:' + `$_.name }; 'SECRET:' + (Get-D365ODataConfig -Name '$($names[0])' -ShowSecret -EnableException).clientsecret; 'ACTIVE:' + (Get-D365ActiveODataConfig -EnableException).name"
+        $r = Invoke-ChildPwsh -Environment $envs -Command "`$ErrorActionPreference = 'Stop'; Import-Module '$ModuleManifest'; Get-D365ODataConfig -EnableException | ForEach-Object { 'NAME:' + `$_.name }; 'SECRET:' + (Get-D365ODataConfig -Name '$($names[0])' -EnableException).clientsecret; 'ACTIVE:' + (Get-D365ActiveODataConfig -EnableException).name"
         $r.ExitCode | Should -Be 0
         $r.StdErr | Should -BeNullOrEmpty
         $stored = @($r.StdOut -split "\r?\n" | Where-Object { $_ -like 'NAME:*' } | ForEach-Object { $_.Substring(5) })
@@ -758,7 +858,10 @@ while (`$true) {
         ($stored.Count - $names.Count) | Should -BeLessOrEqual 4
         $r.StdOut | Should -Match "SECRET:secret$($names[0].Substring(4))"
         $r.StdOut | Should -Match 'ACTIVE:kill\d+'
-        { Get-Content -Raw (Join-Path $storeDir 'config.json') | ConvertFrom-Json } | Should -Not -Throw
-        @(Get-ChildItem $storeDir -Filter '*.corrupt*' -Force).Count | Should -Be 0
+        { Get-Content -Raw (Join-Path $storeDir 'psf_config.json') | ConvertFrom-Json } | Should -Not -Throw
+        # A kill during a write may leave that write's temporary file; the next write removes it.
+        $r = Invoke-ChildPwsh -Environment $envs -Command "Import-Module '$ModuleManifest'; Add-D365ODataConfig -Name after -Url https://after.example -EnableException"
+        $r.ExitCode | Should -Be 0
+        @(Get-ChildItem $storeDir -Force | Where-Object Name -NE 'psf_config.json' | Where-Object Name -NotLike '.d365fo.interactive.lock').Name | Should -BeNullOrEmpty
     }
 }

@@ -221,7 +221,8 @@ impl<In: UreqTransportTrait> Connector<In> for AbortableTcpConnector {
                         a.register(&stream);
                     }
                     let buffers = LazyBuffers::new(details.config.input_buffer_size(), details.config.output_buffer_size());
-                    return Ok(Some(Either::B(SocketTransport { stream, buffers })));
+                    let registered_with = abort.as_ref().map(Arc::downgrade).unwrap_or_default();
+                    return Ok(Some(Either::B(SocketTransport { stream, buffers, registered_with })));
                 }
                 Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
                     return Err(ureq::Error::Timeout(details.timeout.reason));
@@ -237,6 +238,9 @@ impl<In: UreqTransportTrait> Connector<In> for AbortableTcpConnector {
 struct SocketTransport {
     stream: TcpStream,
     buffers: LazyBuffers,
+    /// The request whose `Abort` holds this socket. The agent keeps idle connections for the next request
+    /// of the sign-in (the next poll); that request registers the socket again before it sends.
+    registered_with: std::sync::Weak<Abort>,
 }
 
 impl std::fmt::Debug for SocketTransport {
@@ -258,6 +262,12 @@ impl UreqTransportTrait for SocketTransport {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        if let Some(current) = CURRENT_ABORT.with(|a| a.borrow().clone())
+            && !std::ptr::eq(current.as_ref(), self.registered_with.as_ptr())
+        {
+            current.register(&self.stream);
+            self.registered_with = Arc::downgrade(&current);
+        }
         self.stream.set_write_timeout(timeout.not_zero().map(|d| *d)).map_err(ureq::Error::Io)?;
         let output = &self.buffers.output()[..amount];
         std::io::Write::write_all(&mut self.stream, output).map_err(|e| io_to_ureq(e, &timeout))

@@ -470,6 +470,26 @@ fn cancel_during_a_slow_request_returns_without_waiting_for_it() {
 }
 
 #[test]
+fn cancel_during_a_slow_poll_on_a_reused_connection_returns_at_once() {
+    // The token poll goes over the connection the device code request opened (kept by the agent); cutting it
+    // must still wake the blocked read, or the cancel waits out the join grace (2 s).
+    let fa = start(|o| o.delay_secs = 5.0);
+    let cancel = CancelToken::new();
+    let c2 = cancel.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1600));
+        c2.cancel();
+    });
+    let started = Instant::now();
+    let o = run_with(&request(&fa, "slow-response.scenario.test", "v1", json!({})), &RealClock, &cancel);
+    let returned = started.elapsed();
+    t.join().unwrap();
+    assert_eq!(err(&o).code, Code::Cancelled);
+    assert!(fa.log().iter().any(|e| e["endpoint"] == "token"), "the poll was under way when cancelled");
+    assert!(returned < Duration::from_millis(2200), "returned {returned:?} after the start (cancel at 1.6 s)");
+}
+
+#[test]
 fn a_slow_answer_within_the_http_timeout_still_works() {
     let fa = start(|o| o.delay_secs = 1.5);
     let o = run(&request(&fa, "dc-slow-response.scenario.test", "v2", json!({})));
