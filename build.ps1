@@ -192,6 +192,7 @@ function Invoke-Build {
     $lib = Get-NativeLibraryName
     Copy-IfChanged (Join-Path $Root "$cargoOutDir/$lib") (Join-Path $ModuleOut "runtimes/$rid/native/$lib")
     Copy-IfChanged (Join-Path $Root 'dotnet-shim/bin/Release/netstandard2.0/d365fo.interactive.dll') (Join-Path $ModuleOut 'd365fo.interactive.dll')
+    Copy-IfChanged (Join-Path $Root 'LICENSE') (Join-Path $ModuleOut 'LICENSE')
     # module/help holds markdown sources; Build-Help turns them into en-US/ files, so they are not shipped as is.
     $helpSources = Join-Path (Join-Path $Root 'module') 'help'
     Get-ChildItem (Join-Path $Root 'module') -File -Recurse | Where-Object { $_.Name -ne 'd365fo.interactive.psd1' -and -not $_.FullName.StartsWith($helpSources + [IO.Path]::DirectorySeparatorChar) } | ForEach-Object {

@@ -10,7 +10,7 @@
     Author               = 'd365fo.interactive contributors'
     CompanyName          = 'd365collaborative'
     Copyright            = '(c) d365fo.interactive contributors. MIT License.'
-    Description          = 'Interactive (device code) sign-in to Microsoft Entra ID for the OData and custom service endpoints of Dynamics 365 Finance & Operations. A drop-in replacement for Get-D365ODataTokenInteractive of d365fo.integrations, with a native core: no fixed sleeps, RFC 8628 polling, Ctrl+C, clipboard and browser that degrade gracefully.'
+    Description          = 'Device code sign-in to Microsoft Entra ID for the OData and custom service endpoints of Dynamics 365 Finance & Operations. Installed beside d365fo.integrations, its Get-D365ODataTokenInteractive and configuration commands take over the same names and share the same configurations, so existing scripts keep working: one sign-in per session with silent renewal, polling at the pace the authority sets, Ctrl+C that stops at once.'
 
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')
@@ -25,6 +25,7 @@
         'd365fo.interactive.Format.ps1xml'
         'en-US/d365fo.interactive.dll-Help.xml'
         'en-US/about_d365fo.interactive.help.txt'
+        'LICENSE'
     )
 
     CmdletsToExport      = @(

@@ -46,12 +46,18 @@ namespace D365fo.Interactive
                 WriteVerbose("No SystemUrl was given: the Url is also where the data commands call (as in d365fo.integrations).");
             string Request(bool dryRun) => Protocol.ConfigAdd(Name, Tenant, Url, SystemUrl, ClientId, ClientSecret, Temporary, Force, dryRun);
 
-            // Check everything first, so -WhatIf and -Confirm describe a change that would succeed.
-            if (Core.Call(this, EnableException, Request(true), Name) == null) return;
+            // Check everything first, so -WhatIf and -Confirm describe a change that would succeed; the dry run's
+            // changes name exactly the values that would be written (a SystemUrl taken from -Url included).
+            string planned = Core.Call(this, EnableException, Request(true), Name);
+            if (planned == null) return;
             bool exists = ExistsAlready();
             var given = new List<string>();
-            foreach (string p in new[] { nameof(Tenant), nameof(Url), nameof(SystemUrl), nameof(ClientId), nameof(ClientSecret) })
-                if (MyInvocation.BoundParameters.ContainsKey(p)) given.Add(p);
+            foreach (StoreChange c in ConfigChange.Parse(planned).Changes)
+            {
+                string property = c.FullName.Substring(c.FullName.LastIndexOf('.') + 1);
+                foreach (string p in new[] { nameof(Tenant), nameof(Url), nameof(SystemUrl), nameof(ClientId), nameof(ClientSecret) })
+                    if (string.Equals(p, property, System.StringComparison.OrdinalIgnoreCase)) given.Add(p);
+            }
             string where = Temporary ? "for this session" : "in the configuration store shared with d365fo.integrations";
             string action = exists
                 ? $"Change {(given.Count > 0 ? string.Join(", ", given) : "nothing but the name")} of the existing OData configuration {where}"

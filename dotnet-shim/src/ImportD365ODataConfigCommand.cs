@@ -47,6 +47,8 @@ namespace D365fo.Interactive
             ConfigChange plan = ConfigChange.Parse(planned);
             foreach (string s in plan.Skipped)
                 WriteWarning($"An OData configuration with {s} as name already exists. It was not imported; supply the -Force parameter to overwrite it.");
+            foreach (var r in plan.Refused)
+                WriteWarning($"The OData configuration {r.Key} was not imported: {CommandFailure.Sentence(r.Value)}");
             if (plan.Configs.Count == 0) return;
             var importing = new List<string>();
             foreach (ConfigRecord c in plan.Configs) importing.Add(c.Name);

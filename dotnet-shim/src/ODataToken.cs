@@ -10,7 +10,6 @@ namespace D365fo.Interactive
     /// shows a token.</summary>
     public sealed class ODataToken
     {
-        internal const string TypeName = "D365fo.Interactive.ODataToken";
         private readonly string _bearer;
 
         internal ODataToken(string accessToken) { _bearer = "Bearer " + accessToken; }
@@ -20,8 +19,9 @@ namespace D365fo.Interactive
 
         internal static PSObject Create(TokenAnswer token)
         {
+            // The view selects this class's own type name, D365fo.Interactive.ODataToken, which PowerShell lists by
+            // itself (inserting it again would list it twice).
             var pso = new PSObject(new ODataToken(token.AccessToken));
-            pso.TypeNames.Insert(0, TypeName);
             foreach (var kv in token.Response)
             {
                 pso.Properties.Add(new PSNoteProperty(kv.Key, ToPowerShell(kv.Value)));

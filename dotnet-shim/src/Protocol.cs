@@ -22,12 +22,13 @@ namespace D365fo.Interactive
             public override string ToString() => Json.Write(this);
         }
 
-        internal static string SignIn(string tenant, string url, int timeoutSeconds, bool force, string proxy) =>
-            new Request("sign_in").With("tenant", tenant).With("url", url).With("timeout_secs", timeoutSeconds).With("force", force).With("proxy", proxy).ToString();
+        internal static string SignIn(string tenant, string url, int timeoutSeconds, bool force, string systemProxy) =>
+            new Request("sign_in").With("tenant", tenant).With("url", url).With("timeout_secs", timeoutSeconds).With("force", force).With("system_proxy", systemProxy).ToString();
 
         internal static string SessionLookup(string bearer) => new Request("session_lookup").With("bearer", bearer).ToString();
 
-        internal static string SessionToken(ulong session) => new Request("session_token").With("session", (long)session).ToString();
+        internal static string SessionToken(ulong session, string systemProxy) =>
+            new Request("session_token").With("session", (long)session).With("system_proxy", systemProxy).ToString();
 
         internal static string SettingsGet() => new Request("settings_get").ToString();
 
@@ -141,6 +142,8 @@ namespace D365fo.Interactive
         internal List<ConfigRecord> Configs;
         internal List<StoreChange> Changes;
         internal List<string> Skipped = new List<string>();
+        /// <summary>Configurations an import left out (name, reason): a value the sign-in would refuse.</summary>
+        internal List<KeyValuePair<string, string>> Refused = new List<KeyValuePair<string, string>>();
         internal bool Temporary, DryRun, ActiveChanged;
 
         internal static ConfigChange Parse(string json)
@@ -155,6 +158,9 @@ namespace D365fo.Interactive
                 ActiveChanged = Json.GetBool(o, "active_changed"),
             };
             foreach (object s in Json.List(o, "skipped")) if (s is string n) c.Skipped.Add(n);
+            foreach (object r in Json.List(o, "refused"))
+                if (r is List<KeyValuePair<string, object>> entry)
+                    c.Refused.Add(new KeyValuePair<string, string>(Json.GetString(entry, "name"), Json.GetString(entry, "reason")));
             return c;
         }
     }

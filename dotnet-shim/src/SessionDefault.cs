@@ -36,7 +36,7 @@ namespace D365fo.Interactive
             try
             {
                 Native.EnsureLoaded();
-                int rc = Native.Call(Protocol.SessionToken(session), 0, null, out answer);
+                int rc = Native.Call(Protocol.SessionToken(session, SystemProxy.ForAuthority()), 0, null, out answer);
                 if (rc != 0) failure = CommandFailure.Sentence(CoreError.FromJson(rc, answer).Message);
             }
             catch (Exception e) { failure = "the token could not be renewed: " + e.Message; }

@@ -4,15 +4,14 @@ using System.Net;
 namespace D365fo.Interactive
 {
     /// <summary>The Windows system proxy for the authority, as .NET resolves it (WinINET/PAC settings), handed to
-    /// the core. Elsewhere, and when a proxy variable is set, the core chooses the proxy itself. The authority
-    /// is the effective one, as the core resolves it (settings_get); nothing here repeats a default.</summary>
+    /// the core, which alone decides whether it applies (a proxy variable or NO_PROXY comes first). The
+    /// authority is the effective one, as the core resolves it (settings_get); nothing here repeats a default
+    /// or a variable name.</summary>
     internal static class SystemProxy
     {
         internal static string ForAuthority()
         {
             if (!Platform.IsWindows) return null;
-            foreach (string v in new[] { "HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY" })
-                if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(v))) return null;
             try
             {
                 string answer = Core.TryCall(Protocol.SettingsGet());

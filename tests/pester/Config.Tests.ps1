@@ -157,10 +157,15 @@ try { Add-D365ODataConfig -Name UAT -EnableException; 'not stopped' } catch { $_
 Add-D365ODataConfig -Name UAT -Url https://uat.example.com -WhatIf 6>&1
 Add-D365ODataConfig -Name UAT -Url https://uat.example.com
 Add-D365ODataConfig -Name UAT -Url https://other.example.com -Force -WhatIf 6>&1
+Add-D365ODataConfig -Name UAT -Url https://other.example.com -SystemUrl https://s.example.com -Force -WhatIf 6>&1
+Add-D365ODataConfig -Name UAT -Tenant fabrikam.onmicrosoft.com -Force -WhatIf 6>&1
 (Get-D365ODataConfig UAT).url
 '@
         ($out -join "`n") | Should -Match 'What if: .*Add the OData configuration'
-        ($out -join "`n") | Should -Match 'What if: .*Change Url of the existing OData configuration'
+        # Without -SystemUrl the Url is also the SystemUrl (as in d365fo.integrations), and the text says so.
+        ($out -join "`n") | Should -Match 'What if: .*Change Url, SystemUrl of the existing OData configuration'
+        ($out -join "`n") | Should -Match 'What if: .*Change Tenant of the existing OData configuration'
+        @($out | Where-Object { "$_" -match 'Change Url, SystemUrl of' }).Count | Should -Be 2
         $out[-1] | Should -Be 'https://uat.example.com'
     }
 
@@ -336,6 +341,8 @@ Set-D365ODataInteractiveSetting -Authority https://login.microsoftonline.us
         $items = Get-Content -Raw (Get-StoreFile $TestHome) | ConvertFrom-Json
         ($items | Where-Object FullName -eq 'd365fo.interactive.authority').Value | Should -Be 'https://login.microsoftonline.us'
         ($items | Where-Object FullName -eq 'd365fo.interactive.clientid') | Should -BeNullOrEmpty
+        $timeout = $items | Where-Object FullName -eq 'd365fo.interactive.httptimeoutseconds'
+        ($timeout.Value, $timeout.Type) | Should -Be @('12', 3) -Because 'a number is stored as PSFramework stores an [int]'
     }
 
     It 'refuses what the sign-in would refuse, naming it, and stores nothing' -TestCases @(
@@ -384,6 +391,19 @@ Import-D365ODataConfig -Path '$src' -Name UAT -Force | ForEach-Object name
         ($out -join "`n") | Should -Match 'An OData configuration with UAT as name already exists. It was not imported'
         $out | Should -Contain 'https://mine.example'
         $out[-1] | Should -Be 'UAT'
+    }
+
+    It 'checks each value as Add-D365ODataConfig does: what the sign-in would refuse is left out, with a warning naming why' {
+        $file = Join-Path $TestHome 'mixed.json'
+        $item = { param($k, $v) @{ FullName = "d365fo.integrations.odata.$k"; Value = $v; Version = 1; Type = 6; Style = 'default' } }
+        ConvertTo-Json -InputObject @((& $item 'good.name' 'Good'), (& $item 'good.url' 'https://good.example.com'),
+            (& $item 'badurl.name' 'BadUrl'), (& $item 'badurl.url' 'not a url'),
+            (& $item 'badclient.name' 'BadClient'), (& $item 'badclient.clientid' 'cid')) | Set-Content -LiteralPath $file
+        $out = Invoke-Config $TestHome "Import-D365ODataConfig -Path '$file' 3>&1 | ForEach-Object { if (`$_ -is [Management.Automation.WarningRecord]) { 'W: ' + `$_.Message } else { 'O: ' + `$_.name } }; (Get-D365ODataConfig | ForEach-Object { `$_.name + '|' + `$_.systemurl }) -join ','"
+        $out | Should -Contain 'O: Good'
+        ($out -join "`n") | Should -Match 'W: The OData configuration BadUrl was not imported: .*not an absolute http\(s\) URL'
+        ($out -join "`n") | Should -Match 'W: The OData configuration BadClient was not imported: .*GUID'
+        $out[-1] | Should -Be 'Good|https://good.example.com' -Because 'only the good one was stored, its SystemUrl taken from the Url'
     }
 
     It 'says when a path has nothing to import' {

@@ -29,8 +29,8 @@ BeforeAll {
 }
 
 Describe 'build.ps1 -Task Package' {
-    It 'makes a versioned module folder with the manifest, assembly, help, format data and native library' {
-        foreach ($f in 'd365fo.interactive.psd1', 'd365fo.interactive.dll', 'd365fo.interactive.Format.ps1xml',
+    It 'makes a versioned module folder with the manifest, assembly, help, format data, license and native library' {
+        foreach ($f in 'd365fo.interactive.psd1', 'd365fo.interactive.dll', 'd365fo.interactive.Format.ps1xml', 'LICENSE',
             'en-US/d365fo.interactive.dll-Help.xml', 'en-US/about_d365fo.interactive.help.txt', "runtimes/$Rid/native/$LibName") {
             Join-Path $VersionDir $f | Should -Exist
         }
@@ -44,7 +44,7 @@ Describe 'build.ps1 -Task Package' {
     It 'makes a .nupkg with the module''s files' {
         $Nupkg | Should -Exist
         $entries = Get-NupkgEntries
-        foreach ($f in 'd365fo.interactive.psd1', 'd365fo.interactive.dll', 'd365fo.interactive.Format.ps1xml',
+        foreach ($f in 'd365fo.interactive.psd1', 'd365fo.interactive.dll', 'd365fo.interactive.Format.ps1xml', 'LICENSE',
             'en-US/d365fo.interactive.dll-Help.xml', 'en-US/about_d365fo.interactive.help.txt', "runtimes/$Rid/native/$LibName") {
             $entries | Should -Contain $f
         }
@@ -63,6 +63,30 @@ Describe 'build.ps1 -Task Package' {
         Get-Content (Join-Path $out "d365fo.interactive/$Version/runtimes/osx-arm64/native/libd365fo_interactive.dylib") | Should -Be 'stand-in for osx-arm64'
         $z = [IO.Compression.ZipFile]::OpenRead((Join-Path $out "d365fo.interactive.$Version.nupkg"))
         try { @($z.Entries | ForEach-Object FullName) | Should -Contain 'runtimes/win-x64/native/d365fo_interactive.dll' } finally { $z.Dispose() }
+    }
+
+    It 'lists in the manifest''s FileList only files the package has, and links only to files of this repository' {
+        $manifest = Import-PowerShellDataFile (Join-Path $VersionDir 'd365fo.interactive.psd1')
+        foreach ($f in $manifest.FileList) { Join-Path $VersionDir $f | Should -Exist }
+        (Get-Content -Raw (Join-Path $VersionDir 'LICENSE')) | Should -Match '^MIT License'
+        $links = $manifest.PrivateData.PSData
+        foreach ($uri in $links.LicenseUri, $links.ReleaseNotes) {
+            $uri -match '^https://github\.com/d365collaborative/d365fo\.interactive/blob/main/(.+)$' | Should -BeTrue -Because "$uri is a file of this repository"
+            Join-Path $RepoRoot $Matches[1] | Should -Exist -Because "$uri must point at a file of this repository"
+        }
+        $links.ProjectUri | Should -Be 'https://github.com/d365collaborative/d365fo.interactive'
+    }
+
+    It 'ships a native library without the test hooks (the forced panics of the test-hooks build)' {
+        $bytes = [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes((Join-Path $VersionDir "runtimes/$Rid/native/$LibName")))
+        # The panic's message, the test operation's name, the hook tenants' suffix, the 0.1 switch's variable.
+        $markers = 'forced panic', 'test_panic', 'hook.test', 'D365FO_TEST_HOOKS'
+        foreach ($marker in $markers) { $bytes.Contains($marker) | Should -BeFalse -Because "'$marker' belongs to the test build only" }
+        # The check can fail: the test-hooks build, when there, carries the first three.
+        if ($env:D365FO_TEST_HOOKS_LIBRARY -and (Test-Path $env:D365FO_TEST_HOOKS_LIBRARY)) {
+            $hooks = [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes($env:D365FO_TEST_HOOKS_LIBRARY))
+            foreach ($marker in $markers[0..2]) { $hooks.Contains($marker) | Should -BeTrue -Because "the test build has '$marker'" }
+        }
     }
 
     It 'refuses a built module whose version is not the one asked for' {
@@ -144,7 +168,10 @@ $m = Get-Module d365fo.interactive
         $r.StdOut | Should -Match "version=$([regex]::Escape($Version))"
         $r.StdOut | Should -Match ('base=' + [regex]::Escape($UserHome) + '.*d365fo\.interactive.' + [regex]::Escape($Version))
         $r.StdOut | Should -Match 'commands=([2-9]|\d\d)'
-        $r.StdOut | Should -Match 'synopsis=Get OAuth 2.0 token to be used against OData or Custom Service'
+        # The synopsis of the help source, as built into the MAML the package carries.
+        $source = Get-Content -Raw (Join-Path $RepoRoot 'module/help/Get-D365ODataTokenInteractive.md')
+        $source -match '(?ms)^## SYNOPSIS\s*\r?\n(.+?)\r?\n\s*\r?\n' | Should -BeTrue
+        $r.StdOut | Should -Match ('synopsis=' + [regex]::Escape(($Matches[1] -replace '\s+', ' ').Trim()))
         Join-Path $UserHome '.local/share/PSResourceGet' | Should -Exist -Because 'the repository store belongs in the private home'
         Join-Path (Get-Location) 'PSResourceGet' | Should -Not -Exist -Because 'no store may land in the working directory'
     }

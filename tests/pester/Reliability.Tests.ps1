@@ -9,7 +9,7 @@ BeforeAll {
     $script:Resource = 'https://contoso.operations.dynamics.com'
     $script:SavedEnv = @{}
     foreach ($k in 'D365FO_AUTHORITY', 'D365FO_ENDPOINT_VERSION', 'D365FO_CLIENT_ID', 'D365FO_NO_BROWSER', 'D365FO_CONFIG_FILE',
-        'D365FO_HTTP_TIMEOUT_SECS', 'D365FO_TEST_HOOKS', 'XDG_CONFIG_HOME', 'DISPLAY', 'WAYLAND_DISPLAY', 'BROWSER', 'SSL_CERT_FILE', 'SSL_CERT_DIR',
+        'D365FO_HTTP_TIMEOUT_SECS', 'XDG_CONFIG_HOME', 'DISPLAY', 'WAYLAND_DISPLAY', 'BROWSER', 'SSL_CERT_FILE', 'SSL_CERT_DIR',
         'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy') {
         $script:SavedEnv[$k] = [Environment]::GetEnvironmentVariable($k)
         [Environment]::SetEnvironmentVariable($k, $null)
@@ -772,8 +772,8 @@ Describe 'The clipboard only ever receives the user code' -Skip:(-not (Get-Comma
             # xclip stays in the background as the owner of the selection; Start-Process does not wait for it.
             $script:owner = Start-Process xclip -ArgumentList @('-selection', 'clipboard', '-i', $sentinelFile) -PassThru
             $deadline = [DateTime]::UtcNow.AddSeconds(5)
-            while (((& xclip -selection clipboard -o 2>$null) -join "`n") -ne $sentinel -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
-            ((& xclip -selection clipboard -o 2>$null) -join "`n") | Should -Be $sentinel
+            while (((& timeout 2 xclip -selection clipboard -o 2>$null) -join "`n") -ne $sentinel -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+            ((& timeout 2 xclip -selection clipboard -o 2>$null) -join "`n") | Should -Be $sentinel
             # A handshake instead of a sleep: after each sign-in the child writes done-N and waits for ack-N, which this
             # watcher writes once it has read both selections after done-N appeared, so every code is seen.
             $hand = Join-Path $TestDrive 'handshake'
@@ -796,7 +796,7 @@ foreach (`$t in 'contoso.onmicrosoft.com', 'decline.scenario.test', 'malformed-j
             while (-not $child.Process.HasExited -and [DateTime]::UtcNow -lt $deadline) {
                 $done = Test-Path (Join-Path $hand "done-$($acked + 1)")
                 foreach ($sel in 'clipboard', 'primary') {
-                    $v = (& xclip -selection $sel -o 2>$null) -join "`n"
+                    $v = (& timeout 2 xclip -selection $sel -o 2>$null) -join "`n"
                     if ($LASTEXITCODE -eq 0 -and $v) { $null = $seen.Add($v) }
                 }
                 if ($done) { $acked++; New-Item -ItemType File (Join-Path $hand "ack-$acked") | Out-Null }

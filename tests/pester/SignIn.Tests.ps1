@@ -148,6 +148,7 @@ Describe '-RawOutput' {
         $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; RawOutput = $true }
         $t = $r.Output[0]
         $t.PSObject.TypeNames[0] | Should -Be 'D365fo.Interactive.ODataToken'
+        @($t.PSObject.TypeNames | Where-Object { $_ -eq 'D365fo.Interactive.ODataToken' }).Count | Should -Be 1 -Because 'one type name per object'
         foreach ($f in 'token_type', 'expires_in', 'expires_on', 'not_before', 'resource', 'access_token', 'refresh_token') {
             $t.PSObject.Properties.Name | Should -Contain $f
         }
@@ -387,7 +388,7 @@ Describe 'Clipboard and browser on a desktop (Xvfb)' -Skip:(-not (Get-Command Xv
         ($r.Information -join "`n") -match 'enter the code ([A-Z0-9-]+)' | Should -BeTrue
         $code = $Matches[1]
         ($r.Information -join "`n") | Should -Match 'The code is on your clipboard\.'
-        $clip = & xclip -o -selection clipboard
+        $clip = & timeout 5 xclip -o -selection clipboard
         $code | Should -Not -BeNullOrEmpty
         $clip | Should -BeExactly $code
     }

@@ -52,11 +52,11 @@ pub fn handle_with(request_json: &str, cancel: &CancelToken, emit: &mut dyn FnMu
     match request {
         Request::SignIn(r) => answer(sign_in(&r, cancel, emit, seams)?),
         Request::SessionLookup { bearer } => answer(json!({ "session": session::lookup_bearer(&bearer) })),
-        Request::SessionToken { session, min_valid_secs } => {
+        Request::SessionToken { session, min_valid_secs, system_proxy } => {
             let make = |plan: &Plan| -> CoreResult<Arc<dyn Transport>> {
                 match &seams.transport {
                     Some(t) => Ok(Arc::clone(t)),
-                    None => real_transport(plan, None, env),
+                    None => real_transport(plan, system_proxy.as_deref(), env),
                 }
             };
             let min = min_valid_secs.unwrap_or(session::REUSE_MIN_SECS);
@@ -117,6 +117,8 @@ fn settings_set(values: &BTreeMap<String, serde_json::Value>, reset: &[String], 
         let checked = settings::check_json(s, value, &format!("-{}", s.name))?;
         let stored = match checked {
             settings::Checked::Flag(b) => NewValue::Bool(b),
+            // Bounded by the setting's validator (1..600 s), so it fits PSFramework's Int.
+            settings::Checked::Seconds(n) => NewValue::Int(i32::try_from(n).unwrap_or(i32::MAX)),
             other => NewValue::Text(other.to_stored_text()),
         };
         changes.push((s.stored_key.to_string(), Some(stored)));
@@ -140,8 +142,8 @@ fn config_add(r: &ConfigAddRequest, env: &dyn Fn(&str) -> Option<String>, emit: 
 }
 
 /// The real HTTP client for a plan, with the proxy chosen for its authority.
-fn real_transport(plan: &Plan, callers_proxy: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> CoreResult<Arc<dyn Transport>> {
-    let proxy = http::choose_proxy(&plan.settings.authority_url, callers_proxy, env)?;
+fn real_transport(plan: &Plan, system_proxy: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> CoreResult<Arc<dyn Transport>> {
+    let proxy = http::choose_proxy(&plan.settings.authority_url, system_proxy, env)?;
     let options = HttpOptions { proxy, timeout: plan.settings.http_timeout, connect_timeout: plan.settings.connect_timeout };
     Ok(Arc::new(UreqTransport::new(&options)?))
 }
@@ -216,11 +218,11 @@ fn sign_in(r: &SignInRequest, cancel: &CancelToken, emit: &mut dyn FnMut(Event),
     let transport = match seams.transport.clone() {
         Some(t) => t,
         None => {
-            let proxy = http::choose_proxy(&plan.settings.authority_url, r.proxy.as_deref(), seams.env)?;
+            let proxy = http::choose_proxy(&plan.settings.authority_url, r.system_proxy.as_deref(), seams.env)?;
             if let Some(p) = &proxy {
                 emit(Event::Log { message: format!("using the proxy {} for {}", http::proxy_for_log(p), plan.host()) });
             }
-            real_transport(&plan, r.proxy.as_deref(), seams.env)?
+            real_transport(&plan, r.system_proxy.as_deref(), seams.env)?
         }
     };
     let mut ctx = Context { clock: seams.clock, transport, cancel, emit };

@@ -3,7 +3,12 @@
 
 use crate::cancel::CancelToken;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Seconds since the Unix epoch, now (token lifetimes and expiry times are wall-clock facts).
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
 
 /// Reads the time and waits until a deadline (or until cancelled).
 pub trait Clock: Send + Sync {

@@ -8,7 +8,7 @@
 //! Unlike the original, every value is checked when it enters (the same checks as at sign-in).
 
 use crate::error::{Code, CoreError, CoreResult};
-use crate::protocol::{Config, ConfigAddRequest, ConfigChange, ScanAnswer, StoreChange};
+use crate::protocol::{Config, ConfigAddRequest, ConfigChange, Refused, ScanAnswer, StoreChange};
 use crate::psf::{self, Entries, NewValue, PsfFile, Stored};
 use crate::store::{Change, Store};
 use crate::text::printable;
@@ -183,23 +183,36 @@ fn exists_message(name: &str) -> String {
 }
 
 /// Add-D365ODataConfig: every value checked first; nothing is stored when one is refused.
-pub fn add(store: &Store, req: &ConfigAddRequest) -> CoreResult<ConfigChange> {
-    let name = validate::config_name(&req.name)?;
-    let given = Fields {
-        name: name.clone(),
-        tenant: checked(&req.tenant, validate::tenant)?,
-        url: checked(&req.url, validate::resource_url)?,
-        systemurl: checked(&req.systemurl, validate::system_url)?,
-        clientid: checked(&req.clientid, |s| validate::client_id(s, "-ClientId"))?,
-        clientsecret: match req.clientsecret.as_deref().filter(|s| !s.is_empty()) {
+/// The values of a configuration as they enter (Add-D365ODataConfig, Import-D365ODataConfig), checked by the
+/// validators the sign-in uses and normalized; without a SystemUrl, the Url is also where the data commands
+/// call, as in d365fo.integrations.
+fn check_fields(f: &Fields) -> CoreResult<Fields> {
+    let checked_fields = Fields {
+        name: validate::config_name(&f.name)?,
+        tenant: checked(&f.tenant, validate::tenant)?,
+        url: checked(&f.url, validate::resource_url)?,
+        systemurl: checked(&f.systemurl, validate::system_url)?,
+        clientid: checked(&f.clientid, |s| validate::client_id(s, "-ClientId"))?,
+        clientsecret: match f.clientsecret.as_deref().filter(|s| !s.is_empty()) {
             Some(s) if s.chars().any(char::is_control) => {
                 return Err(CoreError::invalid("The client secret contains control characters; give it as one line of text."));
             }
             other => other.map(str::to_string),
         },
     };
-    // As in d365fo.integrations: without a SystemUrl, the Url is also where the data commands call.
-    let given = Fields { systemurl: given.systemurl.clone().or_else(|| given.url.clone()), ..given };
+    Ok(Fields { systemurl: checked_fields.systemurl.clone().or_else(|| checked_fields.url.clone()), ..checked_fields })
+}
+
+pub fn add(store: &Store, req: &ConfigAddRequest) -> CoreResult<ConfigChange> {
+    let given = check_fields(&Fields {
+        name: req.name.clone(),
+        tenant: req.tenant.clone(),
+        url: req.url.clone(),
+        systemurl: req.systemurl.clone(),
+        clientid: req.clientid.clone(),
+        clientsecret: req.clientsecret.clone(),
+    })?;
+    let name = given.name.clone();
     let mut changes: Vec<Change> = vec![(key(&name, "name"), Some(NewValue::Text(name.clone())))];
     for prop in &PROPERTIES[1..] {
         if let Some(v) = given.get(prop) {
@@ -240,6 +253,7 @@ pub fn add(store: &Store, req: &ConfigAddRequest) -> CoreResult<ConfigChange> {
         configs: vec![after.to_config(req.temporary, active.as_deref())],
         changes: mirrored,
         skipped: vec![],
+        refused: vec![],
         temporary: req.temporary,
         dry_run: req.dry_run,
         active_changed,
@@ -272,6 +286,7 @@ pub fn set_active(store: &Store, name: &str, temporary: bool, dry_run: bool) -> 
         configs: vec![Config { active: true, ..chosen }],
         changes: mirrored,
         skipped: vec![],
+        refused: vec![],
         temporary,
         dry_run,
         active_changed: true,
@@ -346,12 +361,22 @@ pub fn import(store: &Store, path: &Path, names: Option<&[String]>, force: bool,
     let (existing, active) = read_all(&entries);
     let mut changes: Vec<Change> = Vec::new();
     let mut skipped = Vec::new();
+    let mut refused = Vec::new();
     let mut imported = Vec::new();
     for f in chosen {
         if existing.iter().any(|e| same_name(&e.name, &f.name)) && !force {
             skipped.push(f.name.clone());
             continue;
         }
+        // The same checks as Add-D365ODataConfig: what the sign-in would refuse does not enter the store.
+        let f = match check_fields(f) {
+            Ok(f) => f,
+            Err(e) => {
+                refused.push(Refused { name: crate::text::printable(&f.name), reason: e.message });
+                continue;
+            }
+        };
+        let f = &f;
         changes.push((key(&f.name, "name"), Some(NewValue::Text(f.name.clone()))));
         for prop in &PROPERTIES[1..] {
             changes.push((key(&f.name, prop), f.get(prop).map(|v| NewValue::Text(v.clone()))));
@@ -377,6 +402,7 @@ pub fn import(store: &Store, path: &Path, names: Option<&[String]>, force: bool,
         configs: imported.iter().map(|f| f.to_config(false, now_active.as_deref())).collect(),
         changes: mirrored,
         skipped,
+        refused,
         temporary: false,
         dry_run,
         active_changed,
@@ -539,5 +565,34 @@ mod tests {
         import(&s, &other, Some(&["b".to_string()]), true, false).unwrap();
         assert_eq!(stored_text(&s.read().unwrap(), ACTIVE_KEY).as_deref(), Some("B"));
         assert_eq!(scan(&d.path().join("missing")).unwrap_err().code, Code::NotFound);
+    }
+
+    #[test]
+    fn import_checks_values_as_add_does_and_fills_the_system_url_from_the_url() {
+        let _g = serial();
+        let (d, s) = store();
+        let other = d.path().join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        let item = |k: &str, v: &str| format!(r#"{{"FullName":"d365fo.integrations.odata.{k}","Value":"{v}","Version":1,"Type":6,"Style":"default"}}"#);
+        let items = [
+            item("good.name", "Good"),
+            item("good.url", "https://good.example.com/"),
+            item("badurl.name", "BadUrl"),
+            item("badurl.url", "not a url"),
+            item("badtenant.name", "BadTenant"),
+            item("badtenant.tenant", "a b"),
+            item("badclient.name", "BadClient"),
+            item("badclient.clientid", "cid"),
+        ];
+        std::fs::write(other.join("psf_config.json"), format!("[{}]", items.join(","))).unwrap();
+        let c = import(&s, &other, None, false, false).unwrap();
+        let names: Vec<&str> = c.configs.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["Good"]);
+        let refused: Vec<&str> = c.refused.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(refused, ["BadUrl", "BadTenant", "BadClient"]);
+        assert!(c.refused[0].reason.contains("not an absolute http(s) URL"), "{}", c.refused[0].reason);
+        let stored = list(&s).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!((stored[0].url.as_deref(), stored[0].systemurl.as_deref()), (Some("https://good.example.com"), Some("https://good.example.com")));
     }
 }

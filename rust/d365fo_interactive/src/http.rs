@@ -457,14 +457,12 @@ fn describe_tls(e: &rustls::Error) -> String {
     }
 }
 
-/// The proxy for a request to `target`: none for loopback; else the caller's proxy (the Windows system proxy);
-/// else the environment (HTTPS_PROXY / HTTP_PROXY by scheme, then ALL_PROXY) unless NO_PROXY matches the host.
-pub fn choose_proxy(target: &HttpUrl, callers_proxy: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> CoreResult<Option<String>> {
+/// The proxy for the authority, the one place this is decided: none for loopback or a host NO_PROXY names;
+/// else the first of HTTPS_PROXY, https_proxy, ALL_PROXY, all_proxy (HTTP_PROXY, http_proxy, ... for a plain
+/// http authority) that is set; else the Windows system proxy the cmdlets resolved; else none.
+pub fn choose_proxy(target: &HttpUrl, system_proxy: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> CoreResult<Option<String>> {
     if target.is_loopback() {
         return Ok(None);
-    }
-    if let Some(p) = callers_proxy.filter(|p| !p.trim().is_empty()) {
-        return validate::proxy_url(p, "the system proxy").map(Some);
     }
     let no_proxy = env("NO_PROXY").filter(|v| !v.trim().is_empty()).or_else(|| env("no_proxy"));
     if no_proxy.is_some_and(|np| no_proxy_matches(&target.host, &np)) {
@@ -480,7 +478,10 @@ pub fn choose_proxy(target: &HttpUrl, callers_proxy: Option<&str>, env: &dyn Fn(
             return validate::proxy_url(&p, name).map(Some);
         }
     }
-    Ok(None)
+    match system_proxy.filter(|p| !p.trim().is_empty()) {
+        Some(p) => validate::proxy_url(p, "the system proxy").map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The proxy without credentials, for the log.
@@ -581,10 +582,15 @@ mod tests {
     }
 
     #[test]
-    fn the_callers_proxy_beats_the_environment_but_not_loopback() {
+    fn the_system_proxy_applies_only_where_no_variable_does() {
         let target = url("https://login.microsoftonline.com");
-        let env = env_of(&[("HTTPS_PROXY", "http://env:1"), ("NO_PROXY", "*")]);
-        assert_eq!(choose_proxy(&target, Some("http://system:8080"), &env).unwrap().as_deref(), Some("http://system:8080"));
+        let system = Some("http://system:8080");
+        assert_eq!(choose_proxy(&target, system, &env_of(&[])).unwrap().as_deref(), Some("http://system:8080"));
+        // A variable for another scheme does not switch the system proxy off (an authority over https).
+        assert_eq!(choose_proxy(&target, system, &env_of(&[("HTTP_PROXY", "http://plain:2")])).unwrap().as_deref(), Some("http://system:8080"));
+        assert_eq!(choose_proxy(&target, system, &env_of(&[("HTTPS_PROXY", "http://env:1")])).unwrap().as_deref(), Some("http://env:1"));
+        assert_eq!(choose_proxy(&target, system, &env_of(&[("NO_PROXY", ".microsoftonline.com")])).unwrap(), None);
+        assert_eq!(choose_proxy(&url("http://127.0.0.1:8080"), system, &env_of(&[])).unwrap(), None);
     }
 
     #[test]

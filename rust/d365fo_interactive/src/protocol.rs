@@ -16,7 +16,7 @@ pub enum Request {
     /// Which session entry holds this bearer token (for Set-D365ODataTokenInSession).
     SessionLookup { bearer: String },
     /// The session entry's access token, renewed silently when it has less than `min_valid_secs` left.
-    SessionToken { session: u64, min_valid_secs: Option<u64> },
+    SessionToken { session: u64, min_valid_secs: Option<u64>, system_proxy: Option<String> },
     /// Every setting's effective value and source.
     SettingsGet,
     /// Stores settings (`values`, by name or key) and returns others to their defaults (`reset`).
@@ -67,8 +67,9 @@ pub struct SignInRequest {
     pub timeout_secs: Option<i64>,
     #[serde(default)]
     pub force: bool,
-    /// The system proxy for the authority (Windows), resolved by the cmdlets.
-    pub proxy: Option<String>,
+    /// The Windows system proxy for the authority, as .NET resolves it (WinINET, PAC); used when no proxy
+    /// variable applies (see `http::choose_proxy`).
+    pub system_proxy: Option<String>,
     #[serde(default)]
     pub no_clipboard: bool,
     pub authority: Option<String>,
@@ -156,10 +157,19 @@ pub struct ConfigChange {
     pub changes: Vec<StoreChange>,
     /// Names left alone (import without -Force).
     pub skipped: Vec<String>,
+    /// Configurations not imported because a value would be refused at sign-in, with the reason.
+    pub refused: Vec<Refused>,
     pub temporary: bool,
     pub dry_run: bool,
     /// Whether the active configuration changed (so d365fo.integrations' variables need a refresh).
     pub active_changed: bool,
+}
+
+/// A configuration an import left out, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refused {
+    pub name: String,
+    pub reason: String,
 }
 
 /// Configurations found in a PSFramework file.

@@ -40,6 +40,8 @@ impl Stored {
 pub enum NewValue {
     Text(String),
     Bool(bool),
+    /// A whole number (PSFramework's Int: what Set-PSFConfig stores for an [int]).
+    Int(i32),
 }
 
 impl NewValue {
@@ -48,6 +50,7 @@ impl NewValue {
         let (value, ty) = match self {
             NewValue::Text(s) => (s.clone(), 6),
             NewValue::Bool(b) => (b.to_string(), 2),
+            NewValue::Int(n) => (n.to_string(), 3),
         };
         json!({ "FullName": full_name, "Value": value, "Version": 1, "Type": ty, "Style": "default" })
     }
@@ -57,6 +60,7 @@ impl NewValue {
         match self {
             NewValue::Text(s) => format!("String:{s}"),
             NewValue::Bool(b) => format!("Bool:{b}"),
+            NewValue::Int(n) => format!("Int:{n}"),
         }
     }
 
@@ -65,6 +69,7 @@ impl NewValue {
         match self {
             NewValue::Text(s) => json!(s),
             NewValue::Bool(b) => json!(b),
+            NewValue::Int(n) => json!(n),
         }
     }
 }
@@ -247,6 +252,16 @@ mod tests {
         assert_eq!(keys, ["FullName", "Style", "Type", "Value", "Version"]);
         f.remove("OTHER.module.flag");
         assert_eq!(f.get("other.module.flag"), None);
+    }
+
+    #[test]
+    fn whole_numbers_are_written_as_psframework_ints() {
+        let mut f = PsfFile::default();
+        f.set("d365fo.interactive.httptimeoutseconds", &NewValue::Int(12));
+        let raw: Value = serde_json::from_slice(&f.to_bytes()).unwrap();
+        assert_eq!((raw[0]["Value"].clone(), raw[0]["Type"].clone()), (json!("12"), json!(3)));
+        assert_eq!(PsfFile::parse(&f.to_bytes()).unwrap().get("d365fo.interactive.httptimeoutseconds"), Some(Stored::Text("12".into())));
+        assert_eq!(NewValue::Int(12).registry_data(), "Int:12");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! token); when the authority refuses, the refusal is reported and a device code sign-in follows.
 
 use crate::cancel::CancelToken;
-use crate::clock::Clock;
+use crate::clock::{Clock, unix_now};
 use crate::error::{Code, CoreError, CoreResult};
 use crate::flow::{self, Context, Plan, Refresh};
 use crate::http::Transport;
@@ -15,15 +15,9 @@ use crate::validate::EndpointVersion;
 use crate::wire::{OAuthError, TokenSet};
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A token with less than this left is renewed rather than handed out.
 pub const REUSE_MIN_SECS: u64 = 300;
-
-/// Seconds since the Unix epoch, now.
-pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
 
 /// What makes two sign-ins the same.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -113,7 +113,6 @@ pub const ENVIRONMENT: &[&str] = &[
     "D365FO_CONFIG_FILE",
     "D365FO_CONFIG_DIR",
     "D365FO_DEBUG_PANICS",
-    "D365FO_TEST_HOOKS",
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",

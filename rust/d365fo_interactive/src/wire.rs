@@ -379,7 +379,7 @@ pub fn parse_token_set(obj: Map<String, Value>, host: &str, status: u16) -> Core
             None
         }
     };
-    let now = crate::session::unix_now();
+    let now = crate::clock::unix_now();
     let lifetime_secs = match (obj.get("expires_in").and_then(seconds), obj.get("expires_on").and_then(seconds)) {
         (Some(n), _) => clamp_noted(n, TOKEN_LIFETIME_SECS, "token lifetime (expires_in)", &mut notes),
         (None, Some(on)) => clamp_noted(on.saturating_sub(now), TOKEN_LIFETIME_SECS, "token lifetime (expires_on)", &mut notes),
@@ -613,7 +613,7 @@ mod tests {
             let TokenReply::Token(t) = classify_token_reply(&reply(200, &body), "h", &[]) else { panic!("{body}") };
             assert_eq!(t.lifetime_secs, want, "{body}");
         }
-        let far = crate::session::unix_now() + 100;
+        let far = crate::clock::unix_now() + 100;
         let TokenReply::Token(t) = classify_token_reply(&reply(200, &format!(r#"{{"access_token":"a","expires_on":"{far}"}}"#)), "h", &[]) else { panic!() };
         assert!((99..=100).contains(&t.lifetime_secs));
         assert!(matches!(classify_token_reply(&reply(200, r#"{"token_type":"Bearer"}"#), "h", &[]), TokenReply::Fatal(_)));
