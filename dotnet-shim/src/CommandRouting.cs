@@ -147,14 +147,15 @@ namespace D365fo.Interactive
             if (_taken.Count == 0) return;
             try
             {
-                _engine.InvokeCommand.InvokeScript(false, GiveBackScript, null, OriginalModule, new List<string>(_taken).ToArray());
+                _engine.InvokeCommand.InvokeScript(false, ScriptBlock.Create(GiveBackScript), null, OriginalModule, new List<string>(_taken).ToArray());
             }
             catch (Exception) { /* the original stays reachable as d365fo.integrations\<name> */ }
         }
 
-        private static readonly ScriptBlock GiveBackScript = ScriptBlock.Create(@"
+        // Parsed only when needed: as a static ScriptBlock it was parsed by the first use of this class, at import.
+        private const string GiveBackScript = @"
 param([string] $Module, [string[]] $Names)
 $m = Get-Module $Module
-if ($m) { Import-Module -ModuleInfo $m -Function $Names -Global -WarningAction Ignore }");
+if ($m) { Import-Module -ModuleInfo $m -Function $Names -Global -WarningAction Ignore }";
     }
 }
