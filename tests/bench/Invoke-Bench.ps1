@@ -241,7 +241,8 @@ function New-SignInSessionScript {
     param([ValidateSet('ours', 'baseline')] [string] $Client, [string] $Tenant, [int] $Count, [string] $Authority, [int] $Timeout = 300)
     $call = if ($Client -eq 'ours') {
         "Import-Module $(ConvertTo-Literal $Manifest)`n" +
-        'function Invoke-SignIn { Get-D365ODataTokenInteractive -Tenant $tenant -Url $url -Timeout $timeout -EnableException }'
+        # -Force: a real device code sign-in each time, not the session's token from the previous one.
+        'function Invoke-SignIn { Get-D365ODataTokenInteractive -Tenant $tenant -Url $url -Timeout $timeout -Force -EnableException }'
     } else {
         ". $(ConvertTo-Literal $BaselineScript)`n" +
         "function Invoke-SignIn { Get-BaselineODataToken -Authority $(ConvertTo-Literal $Authority) -Tenant `$tenant -Url `$url -Timeout `$timeout }"
@@ -432,7 +433,7 @@ Import-Module $(ConvertTo-Literal $Manifest)
 Send-Sample 'import' 0 0
 `$failed = 0
 for (`$i = 1; `$i -le $($Plan.SignIns); `$i++) {
-    try { `$t = Get-D365ODataTokenInteractive -Tenant 'mem.bench.test' -Url $(ConvertTo-Literal $Resource) -EnableException 6>`$null; if (`$t -notlike 'Bearer ?*') { `$failed++ } }
+    try { `$t = Get-D365ODataTokenInteractive -Tenant 'mem.bench.test' -Url $(ConvertTo-Literal $Resource) -Force -EnableException 6>`$null; if (`$t -notlike 'Bearer ?*') { `$failed++ } }
     catch { `$failed++ }
     if (`$i -eq $EarlySignIns) { Send-Sample 'early' `$i `$failed }
     if (`$i -eq $MidSignIns) { Send-Sample 'mid' `$i `$failed }
@@ -457,7 +458,7 @@ function Measure-Parallel {
 `$ErrorActionPreference = 'Stop'
 Import-Module $(ConvertTo-Literal $Manifest)
 `$m = $(ConvertTo-Literal $Manifest); `$url = $(ConvertTo-Literal $Resource)
-function Invoke-One { Get-D365ODataTokenInteractive -Tenant 'par.bench.test' -Url `$url -EnableException 6>`$null }
+function Invoke-One { Get-D365ODataTokenInteractive -Tenant 'par.bench.test' -Url `$url -Force -EnableException 6>`$null }
 `$null = Invoke-One   # warm: the first call in a session pays for JIT
 `$sw = [Diagnostics.Stopwatch]::StartNew(); `$one = Invoke-One; `$single = `$sw.Elapsed.TotalMilliseconds
 # ForEach-Object -Parallel's own first use (its runspace machinery) is PowerShell's cost, not a sign-in's: pay
@@ -468,7 +469,7 @@ function Invoke-One { Get-D365ODataTokenInteractive -Tenant 'par.bench.test' -Ur
 `$sw.Restart()
 `$all = 1..$n | ForEach-Object -ThrottleLimit $n -Parallel {
     Import-Module `$using:m
-    try { Get-D365ODataTokenInteractive -Tenant 'par.bench.test' -Url `$using:url -EnableException 6>`$null } catch { "ERROR: `$_" }
+    try { Get-D365ODataTokenInteractive -Tenant 'par.bench.test' -Url `$using:url -Force -EnableException 6>`$null } catch { "ERROR: `$_" }
 }
 `$total = `$sw.Elapsed.TotalMilliseconds
 # And once more without sign-ins, each runspace importing the module and then sleeping as long as one sign-in

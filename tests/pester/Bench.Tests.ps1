@@ -62,8 +62,11 @@ Describe 'Invoke-Bench.ps1 -Quick' {
         $raw = Import-Clixml $RawFile
         @($raw.Timed | Where-Object { -not $_.Ok }).Count | Should -Be 0
         @($raw.Timed).Count | Should -Be 8
+        # Each timed sign-in of ours polled with its own device code: a device code sign-in, not the session's token.
+        @($raw.Timed | Where-Object { $_.Client -eq 'ours' -and $_.Polls -lt 1 }).Count | Should -Be 0
         $raw.Memory['late'].failed | Should -Be 0
         $raw.Parallel.ok | Should -Be 4
+        $raw.Parallel.distinct | Should -Be 4 -Because 'the session''s token would give one token four times'
     }
 
     It 'writes the same report to -OutFile' {
