@@ -4,8 +4,11 @@ Benchmarks the built module side by side with a baseline and prints one markdown
 
 .DESCRIPTION
 Measures, in one run (build.ps1 -Task Bench calls this after building):
-  1. Import cost: `pwsh -NoProfile -Command "Import-Module <module>"` against `pwsh -NoProfile -Command exit`
-     (and, as a reference, an empty script module), alternating.
+  1. Import cost against an empty binary module (a netstandard2.0 assembly with one trivial cmdlet and a
+     manifest, built by the bench with `dotnet build` in a temporary folder): whole processes
+     (`pwsh -NoProfile -Command "Import-Module <manifest>"`, the empty one, and `exit`, interleaved), in-session
+     Import-Module timed with a Stopwatch (the module, a copy without FormatsToProcess, the empty one), and the
+     module's import part by part.
   2. Time to token against the fake authority approving at known instants, intervals 1 s and 5 s: approval to
      token on the pipeline, token minus the successful poll, token minus the earliest poll the server allows,
      and the cmdlet's wall time.
@@ -56,16 +59,20 @@ if (-not (Test-Path $Manifest)) { throw "No module manifest at '$Manifest'; buil
 if (-not (Test-Path $FakeAuthority)) { throw "No fake authority at '$FakeAuthority'; build first (./build.ps1)." }
 $FakeAuthority = (Resolve-Path $FakeAuthority).Path
 $BaselineScript = Join-Path $PSScriptRoot 'Baseline-DeviceFlow.ps1'
+$RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
 $PwshExe = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
 $Resource = 'https://contoso.operations.dynamics.com'
 
 # Sizes of each part. Quick keeps every row but spends seconds, not minutes.
 $Plan = if ($Quick) {
-    @{ ImportRuns = 2; InSessionImportRuns = 1; WaitSeconds = 3; SettleSeconds = 2; SignIns = 5; Parallel = 4
+    @{ ImportRuns = 2; InSessionImportRuns = 2; WaitSeconds = 3; SettleSeconds = 2; SignIns = 5; Parallel = 4
+       CacheCalls = 4; RefreshCalls = 3; FreshCalls = 2
        # Seconds after the code is issued at which each timed sign-in is approved; 0: at once.
        Approve1 = @(0, 2.5); Approve5 = @(0, 2.5) }
 } else {
-    @{ ImportRuns = 10; InSessionImportRuns = 3; WaitSeconds = 30; SettleSeconds = 3; SignIns = 200; Parallel = 16
+    @{ ImportRuns = 12; InSessionImportRuns = 12; WaitSeconds = 30; SettleSeconds = 3; SignIns = 200; Parallel = 16
+       # The session's token: calls that get it back, calls that renew it, fresh sign-ins (interleaved with the first).
+       CacheCalls = 40; RefreshCalls = 20; FreshCalls = 8
        # Interval 1: three immediate approvals, then three at instants when both clients are polling (the
        # baseline only starts at +4 s). Interval 5: two immediate, then one between polls and one late.
        Approve1 = @(0, 0, 0, 4.5, 5.3, 6.7); Approve5 = @(0, 0, 7.5, 13.2) }
@@ -73,7 +80,7 @@ $Plan = if ($Quick) {
 $EarlySignIns = [Math]::Max(2, [int]($Plan.SignIns / 10))
 $MidSignIns = [int][Math]::Ceiling(($EarlySignIns + $Plan.SignIns) / 2)
 $Tolerance = @{ WorkingSetBytes = 8MB; WorkingSetFraction = 0.05; Fds = 2; Threads = 2 }
-$Targets = @{ ImportAddsMs = 60; TokenAfterEarliestPollMs = 50; SpeedupVsBaseline = 5; WaitCpuPercent = 1; ParallelRatio = 1.5 }
+$Targets = @{ ImportOverEmptyMs = 20; TokenAfterEarliestPollMs = 50; SpeedupVsBaseline = 5; WaitCpuPercent = 1; ParallelRatio = 1.5 }
 
 $workDir = Join-Path ([IO.Path]::GetTempPath()) ("d365fo-bench-" + [Guid]::NewGuid().ToString('N').Substring(0, 8))
 $null = New-Item -ItemType Directory -Path $workDir
@@ -196,10 +203,11 @@ function Format-Ms($x) { if ($null -eq $x) { 'n/a' } else { '{0:N0} ms' -f $x } 
 
 function Format-Stats {
     # "1,234 ms (min 1,200, max 1,300, IQR 1,210-1,250, n=12)"
-    param($s, [switch] $NoIqr)
+    param($s, [switch] $NoIqr, [int] $Decimals = 0)
     if (-not $s) { return 'n/a' }
-    $t = "{0:N0} ms (min {1:N0}, max {2:N0}" -f $s.Median, $s.Min, $s.Max
-    if (-not $NoIqr -and $s.Count -ge 4) { $t += ", IQR {0:N0}-{1:N0}" -f $s.Q1, $s.Q3 }
+    $f = "N$Decimals"
+    $t = "{0} ms (min {1}, max {2}" -f $s.Median.ToString($f), $s.Min.ToString($f), $s.Max.ToString($f)
+    if (-not $NoIqr -and $s.Count -ge 4) { $t += ", IQR {0}-{1}" -f $s.Q1.ToString($f), $s.Q3.ToString($f) }
     "$t, n=$($s.Count))"
 }
 
@@ -267,17 +275,83 @@ for (`$i = 0; `$i -lt $Count; `$i++) {
 
 #region measurements
 
-function Measure-ImportCost {
-    $emptyDir = Join-Path $workDir 'bench.empty'
-    $null = New-Item -ItemType Directory -Path $emptyDir
-    Set-Content -Path (Join-Path $emptyDir 'bench.empty.psm1') -Value '# an empty script module: what any Import-Module costs'
-    Set-Content -Path (Join-Path $emptyDir 'bench.empty.psd1') -Value "@{ ModuleVersion = '1.0'; RootModule = 'bench.empty.psm1'; FunctionsToExport = @(); CmdletsToExport = @(); AliasesToExport = @(); VariablesToExport = @() }"
-    $variants = [ordered]@{
-        exit  = 'exit'
-        ours  = "Import-Module '$Manifest'"
-        empty = "Import-Module '$emptyDir'"
+function New-EmptyBinaryModule {
+    <# The floor for a binary module: a netstandard2.0 assembly with one trivial cmdlet and a manifest, built here
+       with `dotnet build` of a throwaway project against the same PowerShellStandard.Library as the module (never
+       a build output of the repository). Returns its manifest. #>
+    $version = '5.1.1'
+    $shim = Join-Path $RepoRoot 'dotnet-shim/d365fo.interactive.csproj'
+    if ((Test-Path $shim) -and ((Get-Content -Raw $shim) -match 'Include="PowerShellStandard\.Library"\s+Version="([^"]+)"')) { $version = $Matches[1] }
+    $src = Join-Path $workDir 'emptybin.src'
+    $dir = Join-Path $workDir 'bench.emptybin'
+    $null = New-Item -ItemType Directory -Path $src, $dir
+    Set-Content -Path (Join-Path $src 'bench.emptybin.csproj') -Value @"
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <TargetFramework>netstandard2.0</TargetFramework>
+    <AssemblyName>bench.emptybin</AssemblyName>
+    <CopyLocalLockFileAssemblies>false</CopyLocalLockFileAssemblies>
+    <GenerateDocumentationFile>false</GenerateDocumentationFile>
+    <DebugType>none</DebugType>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="PowerShellStandard.Library" Version="$version" PrivateAssets="all" />
+  </ItemGroup>
+</Project>
+"@
+    Set-Content -Path (Join-Path $src 'GetBenchEmptyCommand.cs') -Value @'
+using System.Management.Automation;
+
+namespace Bench.EmptyBinary
+{
+    [Cmdlet(VerbsCommon.Get, "BenchEmpty")]
+    public sealed class GetBenchEmptyCommand : PSCmdlet
+    {
+        protected override void ProcessRecord() => WriteObject("empty");
     }
-    $times = @{ exit = [Collections.Generic.List[double]]::new(); ours = [Collections.Generic.List[double]]::new(); empty = [Collections.Generic.List[double]]::new() }
+}
+'@
+    $env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'; $env:DOTNET_NOLOGO = '1'
+    $log = & dotnet build (Join-Path $src 'bench.emptybin.csproj') -c Release -o $dir --nologo -v q 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "Building the empty binary module failed:`n$($log -join "`n")" }
+    Get-ChildItem $dir -Filter '*.deps.json' | Remove-Item
+    $manifest = Join-Path $dir 'bench.emptybin.psd1'
+    Set-Content -Path $manifest -Value @"
+@{
+    RootModule = 'bench.emptybin.dll'; ModuleVersion = '1.0.0'; GUID = '5d3c2c43-5a0e-4b7e-9c61-1b1f3a3f0b01'
+    PowerShellVersion = '5.1'; CompatiblePSEditions = @('Desktop', 'Core')
+    CmdletsToExport = @('Get-BenchEmpty'); FunctionsToExport = @(); AliasesToExport = @(); VariablesToExport = @()
+}
+"@
+    $manifest
+}
+
+function Measure-ImportCost {
+    <# Import of the module against an empty binary module (the floor) and `exit`:
+       - whole processes, `pwsh -NoProfile -Command "Import-Module <manifest>"`, interleaved in rotating order;
+       - in-session: in a fresh process whose Import-Module machinery is warm (an empty script module imported
+         first), Import-Module timed with a Stopwatch; the module, a copy of it without FormatsToProcess, and
+         the empty binary module, interleaved;
+       - the module's import part by part: its assembly loaded, then what its initializer does called one by
+         one through reflection (native library and ABI check, $ExecutionContext, command routing), then
+         Import-Module with those done. #>
+    $emptyScriptDir = Join-Path $workDir 'bench.emptyscript'
+    $null = New-Item -ItemType Directory -Path $emptyScriptDir
+    Set-Content -Path (Join-Path $emptyScriptDir 'bench.emptyscript.psm1') -Value '# an empty script module: warms Import-Module before the timed import'
+    $warm = Join-Path $emptyScriptDir 'bench.emptyscript.psd1'
+    Set-Content -Path $warm -Value "@{ ModuleVersion = '1.0'; RootModule = 'bench.emptyscript.psm1'; FunctionsToExport = @(); CmdletsToExport = @(); AliasesToExport = @(); VariablesToExport = @() }"
+    $empty = New-EmptyBinaryModule
+
+    # The module without its format data: the same files, the manifest without FormatsToProcess.
+    $noFormatDir = Join-Path $workDir 'noformat/d365fo.interactive'
+    $null = New-Item -ItemType Directory -Path (Split-Path $noFormatDir)
+    Copy-Item -Recurse -Path $ModulePath -Destination $noFormatDir
+    $noFormat = Join-Path $noFormatDir 'd365fo.interactive.psd1'
+    $text = Get-Content -Raw $noFormat
+    $stripped = [regex]::Replace($text, '(?m)^\s*FormatsToProcess\s*=.*$', '')
+    if ($stripped -eq $text) { throw "The manifest '$Manifest' has no FormatsToProcess line to take out for the no-format copy." }
+    Set-Content -Path $noFormat -Value $stripped
+
     $run = {
         param($command)
         $psi = [Diagnostics.ProcessStartInfo]::new($PwshExe)
@@ -291,39 +365,84 @@ function Measure-ImportCost {
         if (-not $p.WaitForExit(120000)) { $p.Kill(); throw "pwsh -Command $command did not exit within 120 s" }
         $p.WaitForExit()
         $sw.Stop()
-        if ($p.ExitCode -ne 0) { throw "pwsh -Command $command failed ($($p.ExitCode)): $($e.Result) $($o.Result)" }
-        $sw.Elapsed.TotalMilliseconds
+        if ($p.ExitCode -ne 0 -or $e.Result) { throw "pwsh -Command $command failed ($($p.ExitCode)): $($e.Result) $($o.Result)" }
+        [pscustomobject]@{ Ms = $sw.Elapsed.TotalMilliseconds; Out = $o.Result }
     }
-    # One uncounted run of each warms the file cache.
-    foreach ($k in $variants.Keys) { $null = & $run $variants[$k] }
-    $keys = @($variants.Keys)
+    $rotate = { param($keys, $i) for ($j = 0; $j -lt $keys.Count; $j++) { $keys[($i + $j) % $keys.Count] } }
+
+    # Whole processes.
+    $variants = [ordered]@{ exit = 'exit'; ours = "Import-Module $(ConvertTo-Literal $Manifest)"; empty = "Import-Module $(ConvertTo-Literal $empty)" }
+    $times = @{}
+    foreach ($k in $variants.Keys) { $times[$k] = [Collections.Generic.List[double]]::new() }
+    $pairs = [Collections.Generic.List[double]]::new()
+    foreach ($k in $variants.Keys) { $null = & $run $variants[$k] }   # warms the file cache
     for ($i = 0; $i -lt $Plan.ImportRuns; $i++) {
-        # Alternate, and rotate the order so that no variant always runs right after another.
-        $order = for ($j = 0; $j -lt $keys.Count; $j++) { $keys[($i + $j) % $keys.Count] }
-        foreach ($k in $order) { $times[$k].Add((& $run $variants[$k])) }
+        $round = @{}
+        foreach ($k in (& $rotate @($variants.Keys) $i)) { $round[$k] = (& $run $variants[$k]).Ms; $times[$k].Add($round[$k]) }
+        $pairs.Add($round.ours - $round.empty)
     }
 
-    # Inside one session: the module's own load after the Import-Module machinery is warm.
-    $inSession = [Collections.Generic.List[double]]::new()
-    $firstImport = [Collections.Generic.List[double]]::new()
+    # In-session.
+    $inSession = [ordered]@{ ours = $Manifest; noformat = $noFormat; empty = $empty }
+    $ins = @{}
+    foreach ($k in $inSession.Keys) { $ins[$k] = [Collections.Generic.List[double]]::new() }
+    $insPairs = [Collections.Generic.List[double]]::new()
     for ($i = 0; $i -lt $Plan.InSessionImportRuns; $i++) {
-        $c = Start-Child -Script @"
-`$sw = [Diagnostics.Stopwatch]::StartNew(); Import-Module '$emptyDir'; `$a = `$sw.Elapsed.TotalMilliseconds
-`$sw.Restart(); Import-Module '$Manifest'; `$b = `$sw.Elapsed.TotalMilliseconds
-[Console]::Out.WriteLine('BENCH ' + (@{ empty = `$a; ours = `$b } | ConvertTo-Json -Compress))
+        $round = @{}
+        foreach ($k in (& $rotate @($inSession.Keys) $i)) {
+            $out = (& $run "Import-Module $(ConvertTo-Literal $warm); `$sw = [Diagnostics.Stopwatch]::StartNew(); Import-Module $(ConvertTo-Literal $inSession[$k]); `$sw.Elapsed.TotalMilliseconds.ToString([Globalization.CultureInfo]::InvariantCulture)").Out
+            $round[$k] = [double]::Parse($out.Trim(), [Globalization.CultureInfo]::InvariantCulture)
+            $ins[$k].Add($round[$k])
+        }
+        $insPairs.Add($round.ours - $round.empty)
+    }
+
+    # Part by part (the names are the module's internals; a part that cannot be found is reported as n/a).
+    $partNames = 'assembly', 'native', 'engine', 'routing', 'rest'
+    $parts = @{}
+    foreach ($k in $partNames) { $parts[$k] = [Collections.Generic.List[double]]::new() }
+    $dll = Join-Path $ModulePath 'd365fo.interactive.dll'
+    $partScript = @"
+Import-Module $(ConvertTo-Literal $warm)
+`$flags = [Reflection.BindingFlags]'NonPublic,Static'
+`$null = [Math].GetMethod('Abs', [Type[]]@([int])).Invoke(`$null, @(1))   # reflection's own first use, not timed
+`$r = [ordered]@{}
+`$sw = [Diagnostics.Stopwatch]::StartNew()
+`$asm = [Reflection.Assembly]::LoadFrom($(ConvertTo-Literal $dll))
+`$r.assembly = `$sw.Elapsed.TotalMilliseconds
+function Measure-Part([string] `$key, [string] `$type, [string] `$method, [object[]] `$arguments) {
+    `$m = `$asm.GetType(`$type, `$false)
+    if (`$m) { `$m = `$m.GetMethod(`$method, `$flags) }
+    if (-not `$m) { `$script:r[`$key] = `$null; return `$null }
+    `$sw = [Diagnostics.Stopwatch]::StartNew(); `$v = `$m.Invoke(`$null, `$arguments); `$script:r[`$key] = `$sw.Elapsed.TotalMilliseconds
+    `$v
+}
+`$null = Measure-Part native 'D365fo.Interactive.Native' 'EnsureLoaded' `$null
+`$engine = Measure-Part engine 'D365fo.Interactive.ModuleInitializer' 'CurrentEngine' `$null
+if (-not `$engine) { `$engine = `$ExecutionContext }
+`$null = Measure-Part routing 'D365fo.Interactive.CommandRouting' 'Install' @(`$engine)
+`$sw.Restart(); Import-Module $(ConvertTo-Literal $Manifest); `$r.rest = `$sw.Elapsed.TotalMilliseconds
+`$r | ConvertTo-Json -Compress
 "@
-        $r = @(Wait-Child $c -TimeoutSeconds 120)
-        $firstImport.Add($r[0].empty); $inSession.Add($r[0].ours)
+    for ($i = 0; $i -lt $Plan.InSessionImportRuns; $i++) {
+        $r = (& $run $partScript).Out | ConvertFrom-Json
+        foreach ($k in $partNames) { if ($null -ne $r.$k) { $parts[$k].Add([double]$r.$k) } }
     }
 
     $s = @{}
-    foreach ($k in $keys) { $s[$k] = Get-Stats $times[$k] }
+    foreach ($k in $variants.Keys) { $s[$k] = Get-Stats $times[$k] }
+    $p = [ordered]@{}
+    foreach ($k in $partNames) { $p[$k] = Get-Stats $parts[$k] }
     [pscustomobject]@{
         Exit = $s.exit; Ours = $s.ours; Empty = $s.empty
-        OursAdds = $s.ours.Median - $s.exit.Median
-        EmptyAdds = $s.empty.Median - $s.exit.Median
-        InSession = Get-Stats $inSession
-        FirstImportInSession = Get-Stats $firstImport
+        OursOverEmpty = Get-Stats $pairs            # per round: ours minus empty, whole processes
+        OursAddsOverExit = $s.ours.Median - $s.exit.Median
+        EmptyAddsOverExit = $s.empty.Median - $s.exit.Median
+        InSession = Get-Stats $ins.ours
+        InSessionNoFormat = Get-Stats $ins.noformat
+        InSessionEmpty = Get-Stats $ins.empty
+        InSessionOverEmpty = Get-Stats $insPairs    # per round: ours minus empty, in-session
+        Parts = [pscustomobject]$p
     }
 }
 
@@ -500,7 +619,7 @@ else {
 try {
     $machine = Get-MachineDescription
 
-    Write-Step "import cost: $($Plan.ImportRuns) runs each of 'exit', our module and an empty module, alternating"
+    Write-Step "import cost: $($Plan.ImportRuns) processes each of 'exit', the module and an empty binary module (built now), interleaved; $($Plan.InSessionImportRuns) in-session imports each; the import part by part"
     $imp = Measure-ImportCost
 
     $s1 = Start-Authority @('--interval', '1', '--scenario', 'manual')
@@ -548,14 +667,18 @@ function Add-Row([string] $Measure, [string] $Ours, [string] $Reference = '', [s
 function Get-Verdict([bool] $ok) { if ($ok) { 'met' } else { '**missed**' } }
 function Select-Runs($client, $interval, $immediate) { @($timed | Where-Object { $_.Client -eq $client -and $_.Interval -eq $interval -and $_.Immediate -eq $immediate }) }
 
-# 1. Import
+# 1. Import, against an empty binary module (one trivial cmdlet, built by the bench)
 Add-Row '1. `pwsh -NoProfile -Command exit`' (Format-Stats $imp.Exit)
-Add-Row '1. `pwsh -NoProfile -Command "Import-Module <module>"`' (Format-Stats $imp.Ours) "empty script module: $(Format-Stats $imp.Empty)"
-Add-Row '1. Import adds (median minus `exit`)' (Format-Ms $imp.OursAdds) "empty script module adds $(Format-Ms $imp.EmptyAdds) (see the next row for the module's own part)" '' "<= $($Targets.ImportAddsMs) ms, and so must be the in-session import (next row)" (Get-Verdict ($imp.OursAdds -le $Targets.ImportAddsMs -and $imp.InSession.Median -le $Targets.ImportAddsMs))
-# The difference of two process medians swings by hundreds of ms on a busy machine; the import timed inside a
-# session whose Import-Module machinery is already warm is the module's own, steadier, part, and a floor for
-# what it adds: the target cannot be met while that alone is above it.
-Add-Row '1. Import-Module in a session whose first import is done' (Format-Stats $imp.InSession) "the first (empty) import there: $(Format-Stats $imp.FirstImportInSession -NoIqr)"
+Add-Row '1. `pwsh -NoProfile -Command "Import-Module <module>"`' (Format-Stats $imp.Ours) "empty binary module: $(Format-Stats $imp.Empty)" (Format-Ratio $imp.Ours $imp.Empty)
+# Whole processes swing by hundreds of ms on a busy 2-core machine, far more than the target: reported, and the
+# target is judged on the in-session import, where the module's own part is timed inside one process.
+Add-Row '1. Whole process: the module minus the empty binary module (median of per-round differences)' (Format-Stats $imp.OursOverEmpty) ("over ``exit``: the module {0} ms, the empty binary module {1} ms (differences of medians)" -f (Format-Signed $imp.OursAddsOverExit), (Format-Signed $imp.EmptyAddsOverExit)) '' 'reported, not judged (process-to-process noise here exceeds the target)'
+Add-Row '1. In-session `Import-Module` (a fresh process each, Import-Module already warm)' (Format-Stats $imp.InSession -Decimals 1) "empty binary module: $(Format-Stats $imp.InSessionEmpty -Decimals 1)" (Format-Ratio $imp.InSession $imp.InSessionEmpty)
+Add-Row '1. In-session: the module minus the empty binary module (median of per-round differences)' (Format-Stats $imp.InSessionOverEmpty -Decimals 1) '' '' "<= $($Targets.ImportOverEmptyMs) ms" (Get-Verdict ($imp.InSessionOverEmpty.Median -le $Targets.ImportOverEmptyMs))
+$fmtShare = if ($imp.InSession -and $imp.InSessionNoFormat) { '{0:N1} ms' -f ($imp.InSession.Median - $imp.InSessionNoFormat.Median) } else { 'n/a' }
+Add-Row '1. In-session: the module without its format data (a copy without `FormatsToProcess`)' (Format-Stats $imp.InSessionNoFormat -Decimals 1) "the format data's share: $fmtShare (the module's median minus this one)"
+$part = { param($k) $v = $imp.Parts.$k; if ($v) { '{0:N1}' -f $v.Median } else { 'n/a' } }
+Add-Row "1. The import part by part, in-session (median of $(if ($imp.Parts.rest) { $imp.Parts.rest.Count } else { 0 }))" ("assembly load {0} ms; native library load and ABI check {1} ms; `$ExecutionContext {2} ms; command routing {3} ms; then ``Import-Module`` {4} ms" -f (& $part assembly), (& $part native), (& $part engine), (& $part routing), (& $part rest)) 'the parts called one by one through reflection (Native.EnsureLoaded, ModuleInitializer.CurrentEngine, CommandRouting.Install), then Import-Module with them done: manifest, cmdlets, format data'
 
 # 2 and 3. Time to token, ours against the baseline
 $allOk = @($timed | Where-Object { -not $_.Ok })
@@ -611,7 +734,7 @@ $report.Add("### Benchmark run ($(if ($Quick) { 'quick mode: smoke numbers only'
 $report.Add('')
 foreach ($m in $machine) { $report.Add($m) }
 $report.Add('')
-$report.Add('| Measure | d365fo.interactive | Baseline / reference | Ratio ours/baseline | Target | Result |')
+$report.Add('| Measure | d365fo.interactive | Baseline / reference | Ratio ours/reference | Target | Result |')
 $report.Add('|---|---|---|---|---|---|')
 foreach ($r in $rows) { $report.Add("| $($r.Measure) | $($r.Ours) | $($r.Reference) | $($r.Ratio) | $($r.Target) | $($r.Result) |") }
 $report.Add('')

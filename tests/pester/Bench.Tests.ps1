@@ -26,16 +26,19 @@ Describe 'Invoke-Bench.ps1 -Quick' {
     }
 
     It 'prints a markdown table with a header, a separator and six columns in every row' {
-        $run.StdOut | Should -Match '(?m)^\| Measure \| d365fo\.interactive \| Baseline / reference \| Ratio ours/baseline \| Target \| Result \|\r?$'
+        $run.StdOut | Should -Match '(?m)^\| Measure \| d365fo\.interactive \| Baseline / reference \| Ratio ours/reference \| Target \| Result \|\r?$'
         $run.StdOut | Should -Match '(?m)^\|---\|---\|---\|---\|---\|---\|\r?$'
         foreach ($r in $tableRows) { ($r.Split('|').Count - 2) | Should -Be 6 -Because $r }
     }
 
     It 'has a row for <Name>' -ForEach @(
         @{ Name = 'pwsh -Command exit'; Pattern = '^\| 1\. `pwsh -NoProfile -Command exit` \| [\d,]+ ms' }
-        @{ Name = 'pwsh -Command Import-Module'; Pattern = '^\| 1\. `pwsh -NoProfile -Command "Import-Module <module>"` \| [\d,]+ ms' }
-        @{ Name = 'what the import adds, judged'; Pattern = '^\| 1\. Import adds .*\| (met|\*\*missed\*\*) \|$' }
-        @{ Name = 'import inside a session'; Pattern = '^\| 1\. Import-Module in a session .*\| [\d,]+ ms' }
+        @{ Name = 'pwsh -Command Import-Module beside the empty binary module'; Pattern = '^\| 1\. `pwsh -NoProfile -Command "Import-Module <module>"` \| [\d,]+ ms .*\| empty binary module: [\d,]+ ms .*\| [\d.]+ \|' }
+        @{ Name = 'whole processes: the module minus the empty binary module'; Pattern = '^\| 1\. Whole process: the module minus the empty binary module .*\| -?[\d,]+ ms \(min .*\| over `exit`: the module [+-][\d,]+ ms, the empty binary module [+-][\d,]+ ms' }
+        @{ Name = 'in-session import beside the empty binary module'; Pattern = '^\| 1\. In-session `Import-Module` .*\| [\d.,]+ ms \(min .*\| empty binary module: [\d.,]+ ms .*\| [\d.]+ \|' }
+        @{ Name = 'in-session: the module minus the empty binary module, judged'; Pattern = '^\| 1\. In-session: the module minus the empty binary module .*\| -?[\d.,]+ ms \(min .*\| <= 20 ms \| (met|\*\*missed\*\*) \|$' }
+        @{ Name = 'in-session: the module without its format data'; Pattern = '^\| 1\. In-session: the module without its format data .*\| [\d.,]+ ms \(min .*\| the format data''s share: -?[\d.,]+ ms' }
+        @{ Name = 'the import part by part (every part found)'; Pattern = '^\| 1\. The import part by part, in-session \(median of 2\) \| assembly load [\d.,]+ ms; native library load and ABI check [\d.,]+ ms; \$ExecutionContext [\d.,]+ ms; command routing [\d.,]+ ms; then `Import-Module` [\d.,]+ ms \|' }
         @{ Name = 'approval to token, interval 1'; Pattern = '^\| 2\. Interval 1 s, approval at a known instant: approval to token .*\| [\d,]+ ms .*\| baseline: [\d,]+ ms' }
         @{ Name = 'approval to token, interval 5'; Pattern = '^\| 2\. Interval 5 s, approval at a known instant: approval to token .*\| [\d,]+ ms .*\| baseline: [\d,]+ ms' }
         @{ Name = 'token after the successful poll, interval 1'; Pattern = '^\| 2\. Interval 1 s: token on the pipeline minus the successful poll' }
@@ -67,6 +70,14 @@ Describe 'Invoke-Bench.ps1 -Quick' {
         $raw.Memory['late'].failed | Should -Be 0
         $raw.Parallel.ok | Should -Be 4
         $raw.Parallel.distinct | Should -Be 4 -Because 'the session''s token would give one token four times'
+    }
+
+    It 'measured the import against the empty binary module it built, and every part of the import' {
+        $raw = Import-Clixml $RawFile
+        $raw.Import.Empty.Count | Should -Be 2
+        $raw.Import.InSessionEmpty.Count | Should -Be 2
+        $raw.Import.InSessionNoFormat.Count | Should -Be 2
+        foreach ($k in 'assembly', 'native', 'engine', 'routing', 'rest') { $raw.Import.Parts.$k.Count | Should -Be 2 -Because $k }
     }
 
     It 'writes the same report to -OutFile' {
