@@ -17,6 +17,10 @@ Measures, in one run (build.ps1 -Task Bench calls this after building):
   4. CPU time of a pwsh process during a sign-in that waits without approval; working set after import; working
      set, open file descriptors (handles) and threads after N and after 10 x N sign-ins in one session.
   5. 16 sign-ins at once with ForEach-Object -Parallel, against one sign-in.
+  6. One sign-in serves the session, timed in-session: Get-D365ODataTokenInteractive returning the session's
+     token (nothing sent), renewing it with one refresh grant (a server issuing 60-second tokens), and a fresh
+     device code sign-in (-Force, approved at once); the authority's log confirms what each call sent.
+Every timed sign-in of parts 2-5 uses -Force: the session's token would otherwise answer all but the first.
 Timing never fails the run: targets are reported as met or missed. The script throws only when the bench
 itself breaks (a child process hangs, a server does not start, results are missing).
 Children run headless (no DISPLAY, D365FO_NO_BROWSER=1), as on a CI machine: no clipboard, no browser.
@@ -28,8 +32,8 @@ The built module folder (out/d365fo.interactive).
 The fake authority executable (target/release/fake_authority).
 
 .PARAMETER Quick
-A smoke run with the same rows (2 import runs each, 5 sign-ins, 3 s wait, fewer timed sign-ins): for the
-Pester test, not for numbers.
+A smoke run with the same rows (2 import runs each, 5 sign-ins, 3 s wait, fewer timed sign-ins and session
+token calls): for the Pester test, not for numbers.
 
 .PARAMETER OutFile
 Also write the report (machine description, table, notes) to this file.
@@ -493,6 +497,74 @@ function Invoke-TimedSession {
     }
 }
 
+function Measure-SessionToken {
+    <# One sign-in serves the session. Two sessions, each first signing in once (untimed), then timing each call
+       with a Stopwatch in the session:
+       - against $Server (interval 1 s, approved at the first poll, tokens for an hour): a fresh device code
+         sign-in with -Force, then calls that get the session's token back, interleaved;
+       - against $RefreshServer (the same, tokens for 60 s, always inside the 5-minute window): calls that renew
+         the token with the refresh grant.
+       Every timed call also reports its wall-clock window and the host line that says where the token came
+       from; the authority's log then shows what each call sent. #>
+    param($Server, $RefreshServer)
+    $script = {
+        param([string] $Tenant, [object[]] $Calls)
+        @"
+`$ErrorActionPreference = 'Stop'
+Import-Module $(ConvertTo-Literal $Manifest)
+function Get-EpochMs { ([DateTime]::UtcNow.Ticks - 621355968000000000) / 10000.0 }
+`$tenant = $(ConvertTo-Literal $Tenant); `$url = $(ConvertTo-Literal $Resource)
+`$null = Get-D365ODataTokenInteractive -Tenant `$tenant -Url `$url -EnableException 6>`$null   # the session's first sign-in, not timed
+foreach (`$kind in '$($Calls -join "','")') {
+    `$force = `$kind -eq 'fresh'
+    `$rec = [ordered]@{ kind = `$kind; start = Get-EpochMs; end = `$null; ms = `$null; ok = `$false; line = `$null; error = `$null }
+    try {
+        `$sw = [Diagnostics.Stopwatch]::StartNew()
+        `$t = Get-D365ODataTokenInteractive -Tenant `$tenant -Url `$url -Force:`$force -EnableException -InformationVariable iv 6>`$null
+        `$rec.ms = `$sw.Elapsed.TotalMilliseconds
+        `$rec.ok = `$t -like 'Bearer ?*'
+        `$rec.line = @(`$iv | ForEach-Object { "`$_" } | Where-Object { `$_ -match '^(Using this session|Renewed this session|Signed in)' })[-1]
+    } catch { `$rec.error = "`$_" }
+    `$rec.end = Get-EpochMs
+    [Console]::Out.WriteLine('BENCH ' + (`$rec | ConvertTo-Json -Compress))
+}
+"@
+    }
+    # Interleaved: each fresh sign-in followed by its share of the session-token calls.
+    $calls = [Collections.Generic.List[string]]::new()
+    $perFresh = [int][Math]::Ceiling($Plan.CacheCalls / $Plan.FreshCalls)
+    for ($i = 0; $i -lt $Plan.FreshCalls; $i++) {
+        $calls.Add('fresh')
+        for ($j = 0; $j -lt $perFresh -and ($i * $perFresh + $j) -lt $Plan.CacheCalls; $j++) { $calls.Add('cache') }
+    }
+    $refreshCalls = @(1..$Plan.RefreshCalls | ForEach-Object { 'refresh' })
+
+    $sessions = @(
+        @{ Server = $Server; Tenant = 'session.bench.test'; Calls = $calls.ToArray() }
+        @{ Server = $RefreshServer; Tenant = 'refresh.bench.test'; Calls = $refreshCalls }
+    )
+    $records = [Collections.Generic.List[object]]::new()
+    foreach ($s in $sessions) {
+        $c = Start-Child -Script (& $script $s.Tenant $s.Calls) -Authority $s.Server.Url
+        try { $got = @(Wait-Child $c -TimeoutSeconds (120 + 10 * $s.Calls.Count) -Expect $s.Calls.Count) } finally { Stop-Child $c }
+        $log = @(Get-AuthorityLog $s.Server $s.Tenant)
+        foreach ($r in $got) {
+            # What the call sent: the authority's log entries that arrived while it ran.
+            $sent = @($log | Where-Object { $_.epoch_ms -ge $r.start - 1 -and $_.epoch_ms -le $r.end + 1 })
+            $grants = @($sent | Where-Object endpoint -EQ 'token' | ForEach-Object { Get-FormField $_ 'grant_type' })
+            $source = switch -Regex ($r.line) { '^Using this session' { 'cache' } '^Renewed this session' { 'refresh' } '^Signed in' { 'device_code' } default { $null } }
+            $records.Add([pscustomobject]@{
+                Kind = $r.kind; Ms = $r.ms; Ok = [bool]$r.ok; Error = $r.error; Source = $source
+                Requests = $sent.Count
+                DeviceCodeRequests = @($sent | Where-Object endpoint -EQ 'devicecode').Count
+                RefreshGrants = @($grants | Where-Object { $_ -eq 'refresh_token' }).Count
+                DeviceCodeGrants = @($grants | Where-Object { $_ -eq 'urn:ietf:params:oauth:grant-type:device_code' }).Count
+            })
+        }
+    }
+    $records
+}
+
 function Measure-WaitingCpu {
     <# Three processes side by side: ours waiting for an approval that never comes, the baseline doing the same,
        and an idle pwsh (Start-Sleep) as the floor. CPU time is read from outside, over the first window after
@@ -612,7 +684,7 @@ $benchClock = [Diagnostics.Stopwatch]::StartNew()
 if ($ReplayFile) {
     # Re-render a report from a saved run (-RawFile) without measuring again.
     $saved = Import-Clixml $ReplayFile
-    $machine = $saved.Machine; $imp = $saved.Import; $timed = $saved.Timed; $cpu = $saved.Cpu; $mem = $saved.Memory; $par = $saved.Parallel
+    $machine = $saved.Machine; $imp = $saved.Import; $timed = $saved.Timed; $session = $saved.Session; $cpu = $saved.Cpu; $mem = $saved.Memory; $par = $saved.Parallel
     $benchSeconds = $saved.Seconds
 }
 else {
@@ -626,6 +698,7 @@ try {
     $s5 = Start-Authority @('--interval', '5', '--scenario', 'manual')
     $s5Baseline = Start-Authority @('--interval', '5', '--scenario', 'manual', '--no-loop-detection')
     $sFast = Start-Authority @('--interval', '1', '--approve-after-polls', '0')
+    $sShort = Start-Authority @('--interval', '1', '--approve-after-polls', '0', '--token-lifetime', '60')
 
     Write-Step 'time to token, interval 1 s: ours, then the baseline (same server)'
     $timed = [Collections.Generic.List[object]]::new()
@@ -634,6 +707,9 @@ try {
     Write-Step 'time to token, interval 5 s: ours (loop detection on), then the baseline (server without loop detection)'
     foreach ($r in Invoke-TimedSession -Server $s5 -Client ours -Tenant 'ttt5-ours.bench.test' -ApproveAfter $Plan.Approve5 -Interval 5) { $timed.Add($r) }
     foreach ($r in Invoke-TimedSession -Server $s5Baseline -Client baseline -Tenant 'ttt5-base.bench.test' -ApproveAfter $Plan.Approve5 -Interval 5) { $timed.Add($r) }
+
+    Write-Step "the session's token: $($Plan.CacheCalls) calls that get it back and $($Plan.FreshCalls) fresh sign-ins (-Force), interleaved; $($Plan.RefreshCalls) calls that renew it (tokens for 60 s)"
+    $session = Measure-SessionToken -Server $sFast -RefreshServer $sShort
 
     Write-Step "CPU while waiting for an approval that does not come (ours, baseline, idle pwsh at once; two $($Plan.WaitSeconds) s windows), and meanwhile memory: $($Plan.SignIns) sign-ins in one session (interval 1 s, approved at the first poll)"
     $memoryPart = {
@@ -653,7 +729,7 @@ finally {
 }
 $benchSeconds = $benchClock.Elapsed.TotalSeconds
 if ($RawFile) {
-    [pscustomobject]@{ Machine = $machine; Import = $imp; Timed = $timed; Cpu = $cpu; Memory = $mem; Parallel = $par; Seconds = $benchSeconds } |
+    [pscustomobject]@{ Machine = $machine; Import = $imp; Timed = $timed; Session = $session; Cpu = $cpu; Memory = $mem; Parallel = $par; Seconds = $benchSeconds } |
         Export-Clixml -Path $RawFile -Depth 6
 }
 }
@@ -730,6 +806,30 @@ Add-Row "4. After $($l.n) sign-ins: working set / managed heap / fds / threads" 
 $parRatio = $par.total / $par.single
 Add-Row "5. $($par.n) sign-ins at once (ForEach-Object -Parallel -ThrottleLimit $($par.n)), interval 1 s" ("{0:N0} ms total, {1} of {2} tokens ({3} distinct)" -f $par.total, $par.ok, $par.n, $par.distinct) ("one sign-in in the same session: {0:N0} ms; the same $($par.n) runspaces importing the module and sleeping that long instead of signing in: {1:N0} ms" -f $par.single, $par.runspaces) ('{0:N2} (against the sleeping runspaces: {1:N2})' -f $parRatio, ($par.total / $par.runspaces)) "all succeed; <= $($Targets.ParallelRatio)x one sign-in" (Get-Verdict ($par.ok -eq $par.n -and $par.distinct -eq $par.n -and $parRatio -le $Targets.ParallelRatio))
 
+# 6. One sign-in serves the session: the session's token, a renewal, a fresh sign-in, timed in one session each
+$byKind = { param($k) @($session | Where-Object Kind -EQ $k) }
+$freshRuns = & $byKind 'fresh'; $cacheRuns = & $byKind 'cache'; $refreshRuns = & $byKind 'refresh'
+$fs = Get-Stats @($freshRuns | Where-Object Ok | ForEach-Object Ms)
+$cs = Get-Stats @($cacheRuns | Where-Object Ok | ForEach-Object Ms)
+$rs = Get-Stats @($refreshRuns | Where-Object Ok | ForEach-Object Ms)
+# What each call sent, from the authority's log: the rows measure what they say only if these hold.
+$checks = [ordered]@{
+    cache   = @($cacheRuns | Where-Object { -not ($_.Ok -and $_.Source -eq 'cache' -and $_.Requests -eq 0) })
+    refresh = @($refreshRuns | Where-Object { -not ($_.Ok -and $_.Source -eq 'refresh' -and $_.Requests -eq 1 -and $_.RefreshGrants -eq 1) })
+    fresh   = @($freshRuns | Where-Object { -not ($_.Ok -and $_.Source -eq 'device_code' -and $_.DeviceCodeRequests -eq 1 -and $_.DeviceCodeGrants -ge 1 -and $_.RefreshGrants -eq 0) })
+}
+$checked = {
+    param($k, $runs, $what)
+    $bad = $checks[$k]
+    if ($runs.Count -eq 0) { '**not measured**' }
+    elseif ($bad.Count -eq 0) { "checked: $what ($($runs.Count) of $($runs.Count))" }
+    else { "**not what the row says** in $($bad.Count) of $($runs.Count): " + (@($bad | Select-Object -First 2 | ForEach-Object { "source $($_.Source), $($_.Requests) requests, $($_.RefreshGrants) refresh grants$(if ($_.Error) { ", $($_.Error)" })" }) -join '; ') }
+}
+$vsFresh = { param($x) if ($x -and $fs -and $fs.Median -gt 0) { '{0:N4} ({1:N0}x faster)' -f ($x.Median / $fs.Median), ($fs.Median / [Math]::Max(0.001, $x.Median)) } else { 'n/a' } }
+Add-Row '6. `Get-D365ODataTokenInteractive` returning the session''s token (no request), in-session' (Format-Stats $cs -Decimals 2) "fresh sign-in: $(Format-Stats $fs -NoIqr)" (& $vsFresh $cs) '' (& $checked 'cache' $cacheRuns 'no request sent, host line "Using this session''s token"')
+Add-Row '6. `Get-D365ODataTokenInteractive` renewing the session''s token with one refresh grant (`--token-lifetime 60`), in-session' (Format-Stats $rs -Decimals 2) "fresh sign-in: $(Format-Stats $fs -NoIqr)" (& $vsFresh $rs) '' (& $checked 'refresh' $refreshRuns 'one request, a refresh grant; host line "Renewed this session''s token"')
+Add-Row '6. `Get-D365ODataTokenInteractive -Force`: a fresh device code sign-in (approved at once, interval 1 s), in-session' (Format-Stats $fs) '' '' '' (& $checked 'fresh' $freshRuns 'a device code request and its polls; host line "Signed in"')
+
 $report.Add("### Benchmark run ($(if ($Quick) { 'quick mode: smoke numbers only' } else { 'full' }), $(Get-Date -Format 'yyyy-MM-dd'))")
 $report.Add('')
 foreach ($m in $machine) { $report.Add($m) }
@@ -741,6 +841,8 @@ $report.Add('')
 $report.Add("Bench wall time: $('{0:N0}' -f $benchSeconds) s. Timings are reported, never enforced: the run fails only if the bench itself breaks.")
 if ($allOk.Count) { $report.Add("Failed timed sign-ins: $(@($allOk | ForEach-Object { "$($_.Client)/$($_.Interval)s: $($_.Error)" }) -join '; ')") }
 if ($par.errors) { $report.Add("Parallel errors: $(@($par.errors) -join '; ')") }
+$sessionErrors = @($session | Where-Object Error)
+if ($sessionErrors) { $report.Add("Session token calls that failed: $(@($sessionErrors | Select-Object -First 3 | ForEach-Object { "$($_.Kind): $($_.Error)" }) -join '; ')") }
 
 if ($OutFile) { Set-Content -Path $OutFile -Value $report -Encoding utf8 }
 $report
