@@ -527,6 +527,7 @@ foreach (`$kind in '$($Calls -join "','")') {
     } catch { `$rec.error = "`$_" }
     `$rec.end = Get-EpochMs
     [Console]::Out.WriteLine('BENCH ' + (`$rec | ConvertTo-Json -Compress))
+    Start-Sleep -Milliseconds 25   # a gap, so that each request in the authority's log belongs to one call's window
 }
 "@
     }
@@ -549,8 +550,9 @@ foreach (`$kind in '$($Calls -join "','")') {
         try { $got = @(Wait-Child $c -TimeoutSeconds (120 + 10 * $s.Calls.Count) -Expect $s.Calls.Count) } finally { Stop-Child $c }
         $log = @(Get-AuthorityLog $s.Server $s.Tenant)
         foreach ($r in $got) {
-            # What the call sent: the authority's log entries that arrived while it ran.
-            $sent = @($log | Where-Object { $_.epoch_ms -ge $r.start - 1 -and $_.epoch_ms -le $r.end + 1 })
+            # What the call sent: the authority's log entries that arrived while it ran (the log's epoch_ms is in
+            # whole ms, rounded down; calls are 25 ms apart, so this slack cannot take in a neighbour's request).
+            $sent = @($log | Where-Object { $_.epoch_ms -ge [Math]::Floor($r.start) - 1 -and $_.epoch_ms -le $r.end + 1 })
             $grants = @($sent | Where-Object endpoint -EQ 'token' | ForEach-Object { Get-FormField $_ 'grant_type' })
             $source = switch -Regex ($r.line) { '^Using this session' { 'cache' } '^Renewed this session' { 'refresh' } '^Signed in' { 'device_code' } default { $null } }
             $records.Add([pscustomobject]@{
