@@ -4,8 +4,11 @@ Benchmarks the built module side by side with a baseline and prints one markdown
 
 .DESCRIPTION
 Measures, in one run (build.ps1 -Task Bench calls this after building):
-  1. Import cost: `pwsh -NoProfile -Command "Import-Module <module>"` against `pwsh -NoProfile -Command exit`
-     (and, as a reference, an empty script module), alternating.
+  1. Import cost against an empty binary module (a netstandard2.0 assembly with one trivial cmdlet and a
+     manifest, built by the bench with `dotnet build` in a temporary folder): whole processes
+     (`pwsh -NoProfile -Command "Import-Module <manifest>"`, the empty one, and `exit`, interleaved), in-session
+     Import-Module timed with a Stopwatch (the module, a copy without FormatsToProcess, the empty one), and the
+     module's import part by part.
   2. Time to token against the fake authority approving at known instants, intervals 1 s and 5 s: approval to
      token on the pipeline, token minus the successful poll, token minus the earliest poll the server allows,
      and the cmdlet's wall time.
@@ -14,6 +17,10 @@ Measures, in one run (build.ps1 -Task Bench calls this after building):
   4. CPU time of a pwsh process during a sign-in that waits without approval; working set after import; working
      set, open file descriptors (handles) and threads after N and after 10 x N sign-ins in one session.
   5. 16 sign-ins at once with ForEach-Object -Parallel, against one sign-in.
+  6. One sign-in serves the session, timed in-session: Get-D365ODataTokenInteractive returning the session's
+     token (nothing sent), renewing it with one refresh grant (a server issuing 60-second tokens), and a fresh
+     device code sign-in (-Force, approved at once); the authority's log confirms what each call sent.
+Every timed sign-in of parts 2-5 uses -Force: the session's token would otherwise answer all but the first.
 Timing never fails the run: targets are reported as met or missed. The script throws only when the bench
 itself breaks (a child process hangs, a server does not start, results are missing).
 Children run headless (no DISPLAY, D365FO_NO_BROWSER=1), as on a CI machine: no clipboard, no browser.
@@ -25,8 +32,8 @@ The built module folder (out/d365fo.interactive).
 The fake authority executable (target/release/fake_authority).
 
 .PARAMETER Quick
-A smoke run with the same rows (2 import runs each, 5 sign-ins, 3 s wait, fewer timed sign-ins): for the
-Pester test, not for numbers.
+A smoke run with the same rows (2 import runs each, 5 sign-ins, 3 s wait, fewer timed sign-ins and session
+token calls): for the Pester test, not for numbers.
 
 .PARAMETER OutFile
 Also write the report (machine description, table, notes) to this file.
@@ -56,16 +63,20 @@ if (-not (Test-Path $Manifest)) { throw "No module manifest at '$Manifest'; buil
 if (-not (Test-Path $FakeAuthority)) { throw "No fake authority at '$FakeAuthority'; build first (./build.ps1)." }
 $FakeAuthority = (Resolve-Path $FakeAuthority).Path
 $BaselineScript = Join-Path $PSScriptRoot 'Baseline-DeviceFlow.ps1'
+$RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
 $PwshExe = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
 $Resource = 'https://contoso.operations.dynamics.com'
 
 # Sizes of each part. Quick keeps every row but spends seconds, not minutes.
 $Plan = if ($Quick) {
-    @{ ImportRuns = 2; InSessionImportRuns = 1; WaitSeconds = 3; SettleSeconds = 2; SignIns = 5; Parallel = 4
+    @{ ImportRuns = 2; InSessionImportRuns = 2; WaitSeconds = 3; SettleSeconds = 2; SignIns = 5; Parallel = 4
+       CacheCalls = 4; RefreshCalls = 3; FreshCalls = 2
        # Seconds after the code is issued at which each timed sign-in is approved; 0: at once.
        Approve1 = @(0, 2.5); Approve5 = @(0, 2.5) }
 } else {
-    @{ ImportRuns = 10; InSessionImportRuns = 3; WaitSeconds = 30; SettleSeconds = 3; SignIns = 200; Parallel = 16
+    @{ ImportRuns = 12; InSessionImportRuns = 12; WaitSeconds = 30; SettleSeconds = 3; SignIns = 200; Parallel = 16
+       # The session's token: calls that get it back, calls that renew it, fresh sign-ins (interleaved with the first).
+       CacheCalls = 40; RefreshCalls = 20; FreshCalls = 8
        # Interval 1: three immediate approvals, then three at instants when both clients are polling (the
        # baseline only starts at +4 s). Interval 5: two immediate, then one between polls and one late.
        Approve1 = @(0, 0, 0, 4.5, 5.3, 6.7); Approve5 = @(0, 0, 7.5, 13.2) }
@@ -73,7 +84,7 @@ $Plan = if ($Quick) {
 $EarlySignIns = [Math]::Max(2, [int]($Plan.SignIns / 10))
 $MidSignIns = [int][Math]::Ceiling(($EarlySignIns + $Plan.SignIns) / 2)
 $Tolerance = @{ WorkingSetBytes = 8MB; WorkingSetFraction = 0.05; Fds = 2; Threads = 2 }
-$Targets = @{ ImportAddsMs = 60; TokenAfterEarliestPollMs = 50; SpeedupVsBaseline = 5; WaitCpuPercent = 1; ParallelRatio = 1.5 }
+$Targets = @{ ImportOverEmptyMs = 20; TokenAfterEarliestPollMs = 50; SpeedupVsBaseline = 5; WaitCpuPercent = 1; ParallelRatio = 1.5 }
 
 $workDir = Join-Path ([IO.Path]::GetTempPath()) ("d365fo-bench-" + [Guid]::NewGuid().ToString('N').Substring(0, 8))
 $null = New-Item -ItemType Directory -Path $workDir
@@ -196,10 +207,11 @@ function Format-Ms($x) { if ($null -eq $x) { 'n/a' } else { '{0:N0} ms' -f $x } 
 
 function Format-Stats {
     # "1,234 ms (min 1,200, max 1,300, IQR 1,210-1,250, n=12)"
-    param($s, [switch] $NoIqr)
+    param($s, [switch] $NoIqr, [int] $Decimals = 0)
     if (-not $s) { return 'n/a' }
-    $t = "{0:N0} ms (min {1:N0}, max {2:N0}" -f $s.Median, $s.Min, $s.Max
-    if (-not $NoIqr -and $s.Count -ge 4) { $t += ", IQR {0:N0}-{1:N0}" -f $s.Q1, $s.Q3 }
+    $f = "N$Decimals"
+    $t = "{0} ms (min {1}, max {2}" -f $s.Median.ToString($f), $s.Min.ToString($f), $s.Max.ToString($f)
+    if (-not $NoIqr -and $s.Count -ge 4) { $t += ", IQR {0}-{1}" -f $s.Q1.ToString($f), $s.Q3.ToString($f) }
     "$t, n=$($s.Count))"
 }
 
@@ -241,7 +253,8 @@ function New-SignInSessionScript {
     param([ValidateSet('ours', 'baseline')] [string] $Client, [string] $Tenant, [int] $Count, [string] $Authority, [int] $Timeout = 300)
     $call = if ($Client -eq 'ours') {
         "Import-Module $(ConvertTo-Literal $Manifest)`n" +
-        'function Invoke-SignIn { Get-D365ODataTokenInteractive -Tenant $tenant -Url $url -Timeout $timeout -EnableException }'
+        # -Force: a real device code sign-in each time, not the session's token from the previous one.
+        'function Invoke-SignIn { Get-D365ODataTokenInteractive -Tenant $tenant -Url $url -Timeout $timeout -Force -EnableException }'
     } else {
         ". $(ConvertTo-Literal $BaselineScript)`n" +
         "function Invoke-SignIn { Get-BaselineODataToken -Authority $(ConvertTo-Literal $Authority) -Tenant `$tenant -Url `$url -Timeout `$timeout }"
@@ -266,17 +279,83 @@ for (`$i = 0; `$i -lt $Count; `$i++) {
 
 #region measurements
 
-function Measure-ImportCost {
-    $emptyDir = Join-Path $workDir 'bench.empty'
-    $null = New-Item -ItemType Directory -Path $emptyDir
-    Set-Content -Path (Join-Path $emptyDir 'bench.empty.psm1') -Value '# an empty script module: what any Import-Module costs'
-    Set-Content -Path (Join-Path $emptyDir 'bench.empty.psd1') -Value "@{ ModuleVersion = '1.0'; RootModule = 'bench.empty.psm1'; FunctionsToExport = @(); CmdletsToExport = @(); AliasesToExport = @(); VariablesToExport = @() }"
-    $variants = [ordered]@{
-        exit  = 'exit'
-        ours  = "Import-Module '$Manifest'"
-        empty = "Import-Module '$emptyDir'"
+function New-EmptyBinaryModule {
+    <# The floor for a binary module: a netstandard2.0 assembly with one trivial cmdlet and a manifest, built here
+       with `dotnet build` of a throwaway project against the same PowerShellStandard.Library as the module (never
+       a build output of the repository). Returns its manifest. #>
+    $version = '5.1.1'
+    $shim = Join-Path $RepoRoot 'dotnet-shim/d365fo.interactive.csproj'
+    if ((Test-Path $shim) -and ((Get-Content -Raw $shim) -match 'Include="PowerShellStandard\.Library"\s+Version="([^"]+)"')) { $version = $Matches[1] }
+    $src = Join-Path $workDir 'emptybin.src'
+    $dir = Join-Path $workDir 'bench.emptybin'
+    $null = New-Item -ItemType Directory -Path $src, $dir
+    Set-Content -Path (Join-Path $src 'bench.emptybin.csproj') -Value @"
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <TargetFramework>netstandard2.0</TargetFramework>
+    <AssemblyName>bench.emptybin</AssemblyName>
+    <CopyLocalLockFileAssemblies>false</CopyLocalLockFileAssemblies>
+    <GenerateDocumentationFile>false</GenerateDocumentationFile>
+    <DebugType>none</DebugType>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="PowerShellStandard.Library" Version="$version" PrivateAssets="all" />
+  </ItemGroup>
+</Project>
+"@
+    Set-Content -Path (Join-Path $src 'GetBenchEmptyCommand.cs') -Value @'
+using System.Management.Automation;
+
+namespace Bench.EmptyBinary
+{
+    [Cmdlet(VerbsCommon.Get, "BenchEmpty")]
+    public sealed class GetBenchEmptyCommand : PSCmdlet
+    {
+        protected override void ProcessRecord() => WriteObject("empty");
     }
-    $times = @{ exit = [Collections.Generic.List[double]]::new(); ours = [Collections.Generic.List[double]]::new(); empty = [Collections.Generic.List[double]]::new() }
+}
+'@
+    $env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'; $env:DOTNET_NOLOGO = '1'
+    $log = & dotnet build (Join-Path $src 'bench.emptybin.csproj') -c Release -o $dir --nologo -v q 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "Building the empty binary module failed:`n$($log -join "`n")" }
+    Get-ChildItem $dir -Filter '*.deps.json' | Remove-Item
+    $manifest = Join-Path $dir 'bench.emptybin.psd1'
+    Set-Content -Path $manifest -Value @"
+@{
+    RootModule = 'bench.emptybin.dll'; ModuleVersion = '1.0.0'; GUID = '5d3c2c43-5a0e-4b7e-9c61-1b1f3a3f0b01'
+    PowerShellVersion = '5.1'; CompatiblePSEditions = @('Desktop', 'Core')
+    CmdletsToExport = @('Get-BenchEmpty'); FunctionsToExport = @(); AliasesToExport = @(); VariablesToExport = @()
+}
+"@
+    $manifest
+}
+
+function Measure-ImportCost {
+    <# Import of the module against an empty binary module (the floor) and `exit`:
+       - whole processes, `pwsh -NoProfile -Command "Import-Module <manifest>"`, interleaved in rotating order;
+       - in-session: in a fresh process whose Import-Module machinery is warm (an empty script module imported
+         first), Import-Module timed with a Stopwatch; the module, a copy of it without FormatsToProcess, and
+         the empty binary module, interleaved;
+       - the module's import part by part: its assembly loaded, then what its initializer does called one by
+         one through reflection (native library and ABI check, $ExecutionContext, command routing), then
+         Import-Module with those done. #>
+    $emptyScriptDir = Join-Path $workDir 'bench.emptyscript'
+    $null = New-Item -ItemType Directory -Path $emptyScriptDir
+    Set-Content -Path (Join-Path $emptyScriptDir 'bench.emptyscript.psm1') -Value '# an empty script module: warms Import-Module before the timed import'
+    $warm = Join-Path $emptyScriptDir 'bench.emptyscript.psd1'
+    Set-Content -Path $warm -Value "@{ ModuleVersion = '1.0'; RootModule = 'bench.emptyscript.psm1'; FunctionsToExport = @(); CmdletsToExport = @(); AliasesToExport = @(); VariablesToExport = @() }"
+    $empty = New-EmptyBinaryModule
+
+    # The module without its format data: the same files, the manifest without FormatsToProcess.
+    $noFormatDir = Join-Path $workDir 'noformat/d365fo.interactive'
+    $null = New-Item -ItemType Directory -Path (Split-Path $noFormatDir)
+    Copy-Item -Recurse -Path $ModulePath -Destination $noFormatDir
+    $noFormat = Join-Path $noFormatDir 'd365fo.interactive.psd1'
+    $text = Get-Content -Raw $noFormat
+    $stripped = [regex]::Replace($text, '(?m)^\s*FormatsToProcess\s*=.*$', '')
+    if ($stripped -eq $text) { throw "The manifest '$Manifest' has no FormatsToProcess line to take out for the no-format copy." }
+    Set-Content -Path $noFormat -Value $stripped
+
     $run = {
         param($command)
         $psi = [Diagnostics.ProcessStartInfo]::new($PwshExe)
@@ -290,39 +369,84 @@ function Measure-ImportCost {
         if (-not $p.WaitForExit(120000)) { $p.Kill(); throw "pwsh -Command $command did not exit within 120 s" }
         $p.WaitForExit()
         $sw.Stop()
-        if ($p.ExitCode -ne 0) { throw "pwsh -Command $command failed ($($p.ExitCode)): $($e.Result) $($o.Result)" }
-        $sw.Elapsed.TotalMilliseconds
+        if ($p.ExitCode -ne 0 -or $e.Result) { throw "pwsh -Command $command failed ($($p.ExitCode)): $($e.Result) $($o.Result)" }
+        [pscustomobject]@{ Ms = $sw.Elapsed.TotalMilliseconds; Out = $o.Result }
     }
-    # One uncounted run of each warms the file cache.
-    foreach ($k in $variants.Keys) { $null = & $run $variants[$k] }
-    $keys = @($variants.Keys)
+    $rotate = { param($keys, $i) for ($j = 0; $j -lt $keys.Count; $j++) { $keys[($i + $j) % $keys.Count] } }
+
+    # Whole processes.
+    $variants = [ordered]@{ exit = 'exit'; ours = "Import-Module $(ConvertTo-Literal $Manifest)"; empty = "Import-Module $(ConvertTo-Literal $empty)" }
+    $times = @{}
+    foreach ($k in $variants.Keys) { $times[$k] = [Collections.Generic.List[double]]::new() }
+    $pairs = [Collections.Generic.List[double]]::new()
+    foreach ($k in $variants.Keys) { $null = & $run $variants[$k] }   # warms the file cache
     for ($i = 0; $i -lt $Plan.ImportRuns; $i++) {
-        # Alternate, and rotate the order so that no variant always runs right after another.
-        $order = for ($j = 0; $j -lt $keys.Count; $j++) { $keys[($i + $j) % $keys.Count] }
-        foreach ($k in $order) { $times[$k].Add((& $run $variants[$k])) }
+        $round = @{}
+        foreach ($k in (& $rotate @($variants.Keys) $i)) { $round[$k] = (& $run $variants[$k]).Ms; $times[$k].Add($round[$k]) }
+        $pairs.Add($round.ours - $round.empty)
     }
 
-    # Inside one session: the module's own load after the Import-Module machinery is warm.
-    $inSession = [Collections.Generic.List[double]]::new()
-    $firstImport = [Collections.Generic.List[double]]::new()
+    # In-session.
+    $inSession = [ordered]@{ ours = $Manifest; noformat = $noFormat; empty = $empty }
+    $ins = @{}
+    foreach ($k in $inSession.Keys) { $ins[$k] = [Collections.Generic.List[double]]::new() }
+    $insPairs = [Collections.Generic.List[double]]::new()
     for ($i = 0; $i -lt $Plan.InSessionImportRuns; $i++) {
-        $c = Start-Child -Script @"
-`$sw = [Diagnostics.Stopwatch]::StartNew(); Import-Module '$emptyDir'; `$a = `$sw.Elapsed.TotalMilliseconds
-`$sw.Restart(); Import-Module '$Manifest'; `$b = `$sw.Elapsed.TotalMilliseconds
-[Console]::Out.WriteLine('BENCH ' + (@{ empty = `$a; ours = `$b } | ConvertTo-Json -Compress))
+        $round = @{}
+        foreach ($k in (& $rotate @($inSession.Keys) $i)) {
+            $out = (& $run "Import-Module $(ConvertTo-Literal $warm); `$sw = [Diagnostics.Stopwatch]::StartNew(); Import-Module $(ConvertTo-Literal $inSession[$k]); `$sw.Elapsed.TotalMilliseconds.ToString([Globalization.CultureInfo]::InvariantCulture)").Out
+            $round[$k] = [double]::Parse($out.Trim(), [Globalization.CultureInfo]::InvariantCulture)
+            $ins[$k].Add($round[$k])
+        }
+        $insPairs.Add($round.ours - $round.empty)
+    }
+
+    # Part by part (the names are the module's internals; a part that cannot be found is reported as n/a).
+    $partNames = 'assembly', 'native', 'engine', 'routing', 'rest'
+    $parts = @{}
+    foreach ($k in $partNames) { $parts[$k] = [Collections.Generic.List[double]]::new() }
+    $dll = Join-Path $ModulePath 'd365fo.interactive.dll'
+    $partScript = @"
+Import-Module $(ConvertTo-Literal $warm)
+`$flags = [Reflection.BindingFlags]'NonPublic,Static'
+`$null = [Math].GetMethod('Abs', [Type[]]@([int])).Invoke(`$null, @(1))   # reflection's own first use, not timed
+`$r = [ordered]@{}
+`$sw = [Diagnostics.Stopwatch]::StartNew()
+`$asm = [Reflection.Assembly]::LoadFrom($(ConvertTo-Literal $dll))
+`$r.assembly = `$sw.Elapsed.TotalMilliseconds
+function Measure-Part([string] `$key, [string] `$type, [string] `$method, [object[]] `$arguments) {
+    `$m = `$asm.GetType(`$type, `$false)
+    if (`$m) { `$m = `$m.GetMethod(`$method, `$flags) }
+    if (-not `$m) { `$script:r[`$key] = `$null; return `$null }
+    `$sw = [Diagnostics.Stopwatch]::StartNew(); `$v = `$m.Invoke(`$null, `$arguments); `$script:r[`$key] = `$sw.Elapsed.TotalMilliseconds
+    `$v
+}
+`$null = Measure-Part native 'D365fo.Interactive.Native' 'EnsureLoaded' `$null
+`$engine = Measure-Part engine 'D365fo.Interactive.ModuleInitializer' 'CurrentEngine' `$null
+if (-not `$engine) { `$engine = `$ExecutionContext }
+`$null = Measure-Part routing 'D365fo.Interactive.CommandRouting' 'Install' @(`$engine)
+`$sw.Restart(); Import-Module $(ConvertTo-Literal $Manifest); `$r.rest = `$sw.Elapsed.TotalMilliseconds
+`$r | ConvertTo-Json -Compress
 "@
-        $r = @(Wait-Child $c -TimeoutSeconds 120)
-        $firstImport.Add($r[0].empty); $inSession.Add($r[0].ours)
+    for ($i = 0; $i -lt $Plan.InSessionImportRuns; $i++) {
+        $r = (& $run $partScript).Out | ConvertFrom-Json
+        foreach ($k in $partNames) { if ($null -ne $r.$k) { $parts[$k].Add([double]$r.$k) } }
     }
 
     $s = @{}
-    foreach ($k in $keys) { $s[$k] = Get-Stats $times[$k] }
+    foreach ($k in $variants.Keys) { $s[$k] = Get-Stats $times[$k] }
+    $p = [ordered]@{}
+    foreach ($k in $partNames) { $p[$k] = Get-Stats $parts[$k] }
     [pscustomobject]@{
         Exit = $s.exit; Ours = $s.ours; Empty = $s.empty
-        OursAdds = $s.ours.Median - $s.exit.Median
-        EmptyAdds = $s.empty.Median - $s.exit.Median
-        InSession = Get-Stats $inSession
-        FirstImportInSession = Get-Stats $firstImport
+        OursOverEmpty = Get-Stats $pairs            # per round: ours minus empty, whole processes
+        OursAddsOverExit = $s.ours.Median - $s.exit.Median
+        EmptyAddsOverExit = $s.empty.Median - $s.exit.Median
+        InSession = Get-Stats $ins.ours
+        InSessionNoFormat = Get-Stats $ins.noformat
+        InSessionEmpty = Get-Stats $ins.empty
+        InSessionOverEmpty = Get-Stats $insPairs    # per round: ours minus empty, in-session
+        Parts = [pscustomobject]$p
     }
 }
 
@@ -371,6 +495,76 @@ function Invoke-TimedSession {
             TokenAfterEarliestPoll = if ($r.token) { $r.token - $earliest } else { $null }
         }
     }
+}
+
+function Measure-SessionToken {
+    <# One sign-in serves the session. Two sessions, each first signing in once (untimed), then timing each call
+       with a Stopwatch in the session:
+       - against $Server (interval 1 s, approved at the first poll, tokens for an hour): a fresh device code
+         sign-in with -Force, then calls that get the session's token back, interleaved;
+       - against $RefreshServer (the same, tokens for 60 s, always inside the 5-minute window): calls that renew
+         the token with the refresh grant.
+       Every timed call also reports its wall-clock window and the host line that says where the token came
+       from; the authority's log then shows what each call sent. #>
+    param($Server, $RefreshServer)
+    $script = {
+        param([string] $Tenant, [object[]] $Calls)
+        @"
+`$ErrorActionPreference = 'Stop'
+Import-Module $(ConvertTo-Literal $Manifest)
+function Get-EpochMs { ([DateTime]::UtcNow.Ticks - 621355968000000000) / 10000.0 }
+`$tenant = $(ConvertTo-Literal $Tenant); `$url = $(ConvertTo-Literal $Resource)
+`$null = Get-D365ODataTokenInteractive -Tenant `$tenant -Url `$url -EnableException 6>`$null   # the session's first sign-in, not timed
+foreach (`$kind in '$($Calls -join "','")') {
+    `$force = `$kind -eq 'fresh'
+    `$rec = [ordered]@{ kind = `$kind; start = Get-EpochMs; end = `$null; ms = `$null; ok = `$false; line = `$null; error = `$null }
+    try {
+        `$sw = [Diagnostics.Stopwatch]::StartNew()
+        `$t = Get-D365ODataTokenInteractive -Tenant `$tenant -Url `$url -Force:`$force -EnableException -InformationVariable iv 6>`$null
+        `$rec.ms = `$sw.Elapsed.TotalMilliseconds
+        `$rec.ok = `$t -like 'Bearer ?*'
+        `$rec.line = @(`$iv | ForEach-Object { "`$_" } | Where-Object { `$_ -match '^(Using this session|Renewed this session|Signed in)' })[-1]
+    } catch { `$rec.error = "`$_" }
+    `$rec.end = Get-EpochMs
+    [Console]::Out.WriteLine('BENCH ' + (`$rec | ConvertTo-Json -Compress))
+    Start-Sleep -Milliseconds 25   # a gap, so that each request in the authority's log belongs to one call's window
+}
+"@
+    }
+    # Interleaved: each fresh sign-in followed by its share of the session-token calls.
+    $calls = [Collections.Generic.List[string]]::new()
+    $perFresh = [int][Math]::Ceiling($Plan.CacheCalls / $Plan.FreshCalls)
+    for ($i = 0; $i -lt $Plan.FreshCalls; $i++) {
+        $calls.Add('fresh')
+        for ($j = 0; $j -lt $perFresh -and ($i * $perFresh + $j) -lt $Plan.CacheCalls; $j++) { $calls.Add('cache') }
+    }
+    $refreshCalls = @(1..$Plan.RefreshCalls | ForEach-Object { 'refresh' })
+
+    $sessions = @(
+        @{ Server = $Server; Tenant = 'session.bench.test'; Calls = $calls.ToArray() }
+        @{ Server = $RefreshServer; Tenant = 'refresh.bench.test'; Calls = $refreshCalls }
+    )
+    $records = [Collections.Generic.List[object]]::new()
+    foreach ($s in $sessions) {
+        $c = Start-Child -Script (& $script $s.Tenant $s.Calls) -Authority $s.Server.Url
+        try { $got = @(Wait-Child $c -TimeoutSeconds (120 + 10 * $s.Calls.Count) -Expect $s.Calls.Count) } finally { Stop-Child $c }
+        $log = @(Get-AuthorityLog $s.Server $s.Tenant)
+        foreach ($r in $got) {
+            # What the call sent: the authority's log entries that arrived while it ran (the log's epoch_ms is in
+            # whole ms, rounded down; calls are 25 ms apart, so this slack cannot take in a neighbour's request).
+            $sent = @($log | Where-Object { $_.epoch_ms -ge [Math]::Floor($r.start) - 1 -and $_.epoch_ms -le $r.end + 1 })
+            $grants = @($sent | Where-Object endpoint -EQ 'token' | ForEach-Object { Get-FormField $_ 'grant_type' })
+            $source = switch -Regex ($r.line) { '^Using this session' { 'cache' } '^Renewed this session' { 'refresh' } '^Signed in' { 'device_code' } default { $null } }
+            $records.Add([pscustomobject]@{
+                Kind = $r.kind; Ms = $r.ms; Ok = [bool]$r.ok; Error = $r.error; Source = $source
+                Requests = $sent.Count
+                DeviceCodeRequests = @($sent | Where-Object endpoint -EQ 'devicecode').Count
+                RefreshGrants = @($grants | Where-Object { $_ -eq 'refresh_token' }).Count
+                DeviceCodeGrants = @($grants | Where-Object { $_ -eq 'urn:ietf:params:oauth:grant-type:device_code' }).Count
+            })
+        }
+    }
+    $records
 }
 
 function Measure-WaitingCpu {
@@ -432,7 +626,7 @@ Import-Module $(ConvertTo-Literal $Manifest)
 Send-Sample 'import' 0 0
 `$failed = 0
 for (`$i = 1; `$i -le $($Plan.SignIns); `$i++) {
-    try { `$t = Get-D365ODataTokenInteractive -Tenant 'mem.bench.test' -Url $(ConvertTo-Literal $Resource) -EnableException 6>`$null; if (`$t -notlike 'Bearer ?*') { `$failed++ } }
+    try { `$t = Get-D365ODataTokenInteractive -Tenant 'mem.bench.test' -Url $(ConvertTo-Literal $Resource) -Force -EnableException 6>`$null; if (`$t -notlike 'Bearer ?*') { `$failed++ } }
     catch { `$failed++ }
     if (`$i -eq $EarlySignIns) { Send-Sample 'early' `$i `$failed }
     if (`$i -eq $MidSignIns) { Send-Sample 'mid' `$i `$failed }
@@ -457,7 +651,7 @@ function Measure-Parallel {
 `$ErrorActionPreference = 'Stop'
 Import-Module $(ConvertTo-Literal $Manifest)
 `$m = $(ConvertTo-Literal $Manifest); `$url = $(ConvertTo-Literal $Resource)
-function Invoke-One { Get-D365ODataTokenInteractive -Tenant 'par.bench.test' -Url `$url -EnableException 6>`$null }
+function Invoke-One { Get-D365ODataTokenInteractive -Tenant 'par.bench.test' -Url `$url -Force -EnableException 6>`$null }
 `$null = Invoke-One   # warm: the first call in a session pays for JIT
 `$sw = [Diagnostics.Stopwatch]::StartNew(); `$one = Invoke-One; `$single = `$sw.Elapsed.TotalMilliseconds
 # ForEach-Object -Parallel's own first use (its runspace machinery) is PowerShell's cost, not a sign-in's: pay
@@ -468,7 +662,7 @@ function Invoke-One { Get-D365ODataTokenInteractive -Tenant 'par.bench.test' -Ur
 `$sw.Restart()
 `$all = 1..$n | ForEach-Object -ThrottleLimit $n -Parallel {
     Import-Module `$using:m
-    try { Get-D365ODataTokenInteractive -Tenant 'par.bench.test' -Url `$using:url -EnableException 6>`$null } catch { "ERROR: `$_" }
+    try { Get-D365ODataTokenInteractive -Tenant 'par.bench.test' -Url `$using:url -Force -EnableException 6>`$null } catch { "ERROR: `$_" }
 }
 `$total = `$sw.Elapsed.TotalMilliseconds
 # And once more without sign-ins, each runspace importing the module and then sleeping as long as one sign-in
@@ -492,20 +686,21 @@ $benchClock = [Diagnostics.Stopwatch]::StartNew()
 if ($ReplayFile) {
     # Re-render a report from a saved run (-RawFile) without measuring again.
     $saved = Import-Clixml $ReplayFile
-    $machine = $saved.Machine; $imp = $saved.Import; $timed = $saved.Timed; $cpu = $saved.Cpu; $mem = $saved.Memory; $par = $saved.Parallel
+    $machine = $saved.Machine; $imp = $saved.Import; $timed = $saved.Timed; $session = $saved.Session; $cpu = $saved.Cpu; $mem = $saved.Memory; $par = $saved.Parallel
     $benchSeconds = $saved.Seconds
 }
 else {
 try {
     $machine = Get-MachineDescription
 
-    Write-Step "import cost: $($Plan.ImportRuns) runs each of 'exit', our module and an empty module, alternating"
+    Write-Step "import cost: $($Plan.ImportRuns) processes each of 'exit', the module and an empty binary module (built now), interleaved; $($Plan.InSessionImportRuns) in-session imports each; the import part by part"
     $imp = Measure-ImportCost
 
     $s1 = Start-Authority @('--interval', '1', '--scenario', 'manual')
     $s5 = Start-Authority @('--interval', '5', '--scenario', 'manual')
     $s5Baseline = Start-Authority @('--interval', '5', '--scenario', 'manual', '--no-loop-detection')
     $sFast = Start-Authority @('--interval', '1', '--approve-after-polls', '0')
+    $sShort = Start-Authority @('--interval', '1', '--approve-after-polls', '0', '--token-lifetime', '60')
 
     Write-Step 'time to token, interval 1 s: ours, then the baseline (same server)'
     $timed = [Collections.Generic.List[object]]::new()
@@ -514,6 +709,9 @@ try {
     Write-Step 'time to token, interval 5 s: ours (loop detection on), then the baseline (server without loop detection)'
     foreach ($r in Invoke-TimedSession -Server $s5 -Client ours -Tenant 'ttt5-ours.bench.test' -ApproveAfter $Plan.Approve5 -Interval 5) { $timed.Add($r) }
     foreach ($r in Invoke-TimedSession -Server $s5Baseline -Client baseline -Tenant 'ttt5-base.bench.test' -ApproveAfter $Plan.Approve5 -Interval 5) { $timed.Add($r) }
+
+    Write-Step "the session's token: $($Plan.CacheCalls) calls that get it back and $($Plan.FreshCalls) fresh sign-ins (-Force), interleaved; $($Plan.RefreshCalls) calls that renew it (tokens for 60 s)"
+    $session = Measure-SessionToken -Server $sFast -RefreshServer $sShort
 
     Write-Step "CPU while waiting for an approval that does not come (ours, baseline, idle pwsh at once; two $($Plan.WaitSeconds) s windows), and meanwhile memory: $($Plan.SignIns) sign-ins in one session (interval 1 s, approved at the first poll)"
     $memoryPart = {
@@ -533,7 +731,7 @@ finally {
 }
 $benchSeconds = $benchClock.Elapsed.TotalSeconds
 if ($RawFile) {
-    [pscustomobject]@{ Machine = $machine; Import = $imp; Timed = $timed; Cpu = $cpu; Memory = $mem; Parallel = $par; Seconds = $benchSeconds } |
+    [pscustomobject]@{ Machine = $machine; Import = $imp; Timed = $timed; Session = $session; Cpu = $cpu; Memory = $mem; Parallel = $par; Seconds = $benchSeconds } |
         Export-Clixml -Path $RawFile -Depth 6
 }
 }
@@ -547,14 +745,18 @@ function Add-Row([string] $Measure, [string] $Ours, [string] $Reference = '', [s
 function Get-Verdict([bool] $ok) { if ($ok) { 'met' } else { '**missed**' } }
 function Select-Runs($client, $interval, $immediate) { @($timed | Where-Object { $_.Client -eq $client -and $_.Interval -eq $interval -and $_.Immediate -eq $immediate }) }
 
-# 1. Import
+# 1. Import, against an empty binary module (one trivial cmdlet, built by the bench)
 Add-Row '1. `pwsh -NoProfile -Command exit`' (Format-Stats $imp.Exit)
-Add-Row '1. `pwsh -NoProfile -Command "Import-Module <module>"`' (Format-Stats $imp.Ours) "empty script module: $(Format-Stats $imp.Empty)"
-Add-Row '1. Import adds (median minus `exit`)' (Format-Ms $imp.OursAdds) "empty script module adds $(Format-Ms $imp.EmptyAdds) (see the next row for the module's own part)" '' "<= $($Targets.ImportAddsMs) ms, and so must be the in-session import (next row)" (Get-Verdict ($imp.OursAdds -le $Targets.ImportAddsMs -and $imp.InSession.Median -le $Targets.ImportAddsMs))
-# The difference of two process medians swings by hundreds of ms on a busy machine; the import timed inside a
-# session whose Import-Module machinery is already warm is the module's own, steadier, part, and a floor for
-# what it adds: the target cannot be met while that alone is above it.
-Add-Row '1. Import-Module in a session whose first import is done' (Format-Stats $imp.InSession) "the first (empty) import there: $(Format-Stats $imp.FirstImportInSession -NoIqr)"
+Add-Row '1. `pwsh -NoProfile -Command "Import-Module <module>"`' (Format-Stats $imp.Ours) "empty binary module: $(Format-Stats $imp.Empty)" (Format-Ratio $imp.Ours $imp.Empty)
+# Whole processes swing by hundreds of ms on a busy 2-core machine, far more than the target: reported, and the
+# target is judged on the in-session import, where the module's own part is timed inside one process.
+Add-Row '1. Whole process: the module minus the empty binary module (median of per-round differences)' (Format-Stats $imp.OursOverEmpty) ("over ``exit``: the module {0} ms, the empty binary module {1} ms (differences of medians)" -f (Format-Signed $imp.OursAddsOverExit), (Format-Signed $imp.EmptyAddsOverExit)) '' 'reported, not judged (process-to-process noise here exceeds the target)'
+Add-Row '1. In-session `Import-Module` (a fresh process each, Import-Module already warm)' (Format-Stats $imp.InSession -Decimals 1) "empty binary module: $(Format-Stats $imp.InSessionEmpty -Decimals 1)" (Format-Ratio $imp.InSession $imp.InSessionEmpty)
+Add-Row '1. In-session: the module minus the empty binary module (median of per-round differences)' (Format-Stats $imp.InSessionOverEmpty -Decimals 1) '' '' "<= $($Targets.ImportOverEmptyMs) ms" (Get-Verdict ($imp.InSessionOverEmpty.Median -le $Targets.ImportOverEmptyMs))
+$fmtShare = if ($imp.InSession -and $imp.InSessionNoFormat) { '{0:N1} ms' -f ($imp.InSession.Median - $imp.InSessionNoFormat.Median) } else { 'n/a' }
+Add-Row '1. In-session: the module without its format data (a copy without `FormatsToProcess`)' (Format-Stats $imp.InSessionNoFormat -Decimals 1) "the format data's share: $fmtShare (the module's median minus this one)"
+$part = { param($k) $v = $imp.Parts.$k; if ($v) { '{0:N1}' -f $v.Median } else { 'n/a' } }
+Add-Row "1. The import part by part, in-session (median of $(if ($imp.Parts.rest) { $imp.Parts.rest.Count } else { 0 }))" ("assembly load {0} ms; native library load and ABI check {1} ms; `$ExecutionContext {2} ms; command routing {3} ms; then ``Import-Module`` {4} ms" -f (& $part assembly), (& $part native), (& $part engine), (& $part routing), (& $part rest)) 'the parts called one by one through reflection (Native.EnsureLoaded, ModuleInitializer.CurrentEngine, CommandRouting.Install), then Import-Module with them done: manifest, cmdlets, format data'
 
 # 2 and 3. Time to token, ours against the baseline
 $allOk = @($timed | Where-Object { -not $_.Ok })
@@ -606,17 +808,43 @@ Add-Row "4. After $($l.n) sign-ins: working set / managed heap / fds / threads" 
 $parRatio = $par.total / $par.single
 Add-Row "5. $($par.n) sign-ins at once (ForEach-Object -Parallel -ThrottleLimit $($par.n)), interval 1 s" ("{0:N0} ms total, {1} of {2} tokens ({3} distinct)" -f $par.total, $par.ok, $par.n, $par.distinct) ("one sign-in in the same session: {0:N0} ms; the same $($par.n) runspaces importing the module and sleeping that long instead of signing in: {1:N0} ms" -f $par.single, $par.runspaces) ('{0:N2} (against the sleeping runspaces: {1:N2})' -f $parRatio, ($par.total / $par.runspaces)) "all succeed; <= $($Targets.ParallelRatio)x one sign-in" (Get-Verdict ($par.ok -eq $par.n -and $par.distinct -eq $par.n -and $parRatio -le $Targets.ParallelRatio))
 
+# 6. One sign-in serves the session: the session's token, a renewal, a fresh sign-in, timed in one session each
+$byKind = { param($k) @($session | Where-Object Kind -EQ $k) }
+$freshRuns = & $byKind 'fresh'; $cacheRuns = & $byKind 'cache'; $refreshRuns = & $byKind 'refresh'
+$fs = Get-Stats @($freshRuns | Where-Object Ok | ForEach-Object Ms)
+$cs = Get-Stats @($cacheRuns | Where-Object Ok | ForEach-Object Ms)
+$rs = Get-Stats @($refreshRuns | Where-Object Ok | ForEach-Object Ms)
+# What each call sent, from the authority's log: the rows measure what they say only if these hold.
+$checks = [ordered]@{
+    cache   = @($cacheRuns | Where-Object { -not ($_.Ok -and $_.Source -eq 'cache' -and $_.Requests -eq 0) })
+    refresh = @($refreshRuns | Where-Object { -not ($_.Ok -and $_.Source -eq 'refresh' -and $_.Requests -eq 1 -and $_.RefreshGrants -eq 1) })
+    fresh   = @($freshRuns | Where-Object { -not ($_.Ok -and $_.Source -eq 'device_code' -and $_.DeviceCodeRequests -eq 1 -and $_.DeviceCodeGrants -ge 1 -and $_.RefreshGrants -eq 0) })
+}
+$checked = {
+    param($k, $runs, $what)
+    $bad = $checks[$k]
+    if ($runs.Count -eq 0) { '**not measured**' }
+    elseif ($bad.Count -eq 0) { "checked: $what ($($runs.Count) of $($runs.Count))" }
+    else { "**not what the row says** in $($bad.Count) of $($runs.Count): " + (@($bad | Select-Object -First 2 | ForEach-Object { "source $($_.Source), $($_.Requests) requests, $($_.RefreshGrants) refresh grants$(if ($_.Error) { ", $($_.Error)" })" }) -join '; ') }
+}
+$vsFresh = { param($x) if ($x -and $fs -and $fs.Median -gt 0) { '{0:N4} ({1:N0}x faster)' -f ($x.Median / $fs.Median), ($fs.Median / [Math]::Max(0.001, $x.Median)) } else { 'n/a' } }
+Add-Row '6. `Get-D365ODataTokenInteractive` returning the session''s token (no request), in-session' (Format-Stats $cs -Decimals 2) "fresh sign-in: $(Format-Stats $fs -NoIqr)" (& $vsFresh $cs) '' (& $checked 'cache' $cacheRuns 'no request sent, host line "Using this session''s token"')
+Add-Row '6. `Get-D365ODataTokenInteractive` renewing the session''s token with one refresh grant (`--token-lifetime 60`), in-session' (Format-Stats $rs -Decimals 2) "fresh sign-in: $(Format-Stats $fs -NoIqr)" (& $vsFresh $rs) '' (& $checked 'refresh' $refreshRuns 'one request, a refresh grant; host line "Renewed this session''s token"')
+Add-Row '6. `Get-D365ODataTokenInteractive -Force`: a fresh device code sign-in (approved at once, interval 1 s), in-session' (Format-Stats $fs) '' '' '' (& $checked 'fresh' $freshRuns 'a device code request and its polls; host line "Signed in"')
+
 $report.Add("### Benchmark run ($(if ($Quick) { 'quick mode: smoke numbers only' } else { 'full' }), $(Get-Date -Format 'yyyy-MM-dd'))")
 $report.Add('')
 foreach ($m in $machine) { $report.Add($m) }
 $report.Add('')
-$report.Add('| Measure | d365fo.interactive | Baseline / reference | Ratio ours/baseline | Target | Result |')
+$report.Add('| Measure | d365fo.interactive | Baseline / reference | Ratio ours/reference | Target | Result |')
 $report.Add('|---|---|---|---|---|---|')
 foreach ($r in $rows) { $report.Add("| $($r.Measure) | $($r.Ours) | $($r.Reference) | $($r.Ratio) | $($r.Target) | $($r.Result) |") }
 $report.Add('')
 $report.Add("Bench wall time: $('{0:N0}' -f $benchSeconds) s. Timings are reported, never enforced: the run fails only if the bench itself breaks.")
 if ($allOk.Count) { $report.Add("Failed timed sign-ins: $(@($allOk | ForEach-Object { "$($_.Client)/$($_.Interval)s: $($_.Error)" }) -join '; ')") }
 if ($par.errors) { $report.Add("Parallel errors: $(@($par.errors) -join '; ')") }
+$sessionErrors = @($session | Where-Object Error)
+if ($sessionErrors) { $report.Add("Session token calls that failed: $(@($sessionErrors | Select-Object -First 3 | ForEach-Object { "$($_.Kind): $($_.Error)" }) -join '; ')") }
 
 if ($OutFile) { Set-Content -Path $OutFile -Value $report -Encoding utf8 }
 $report
