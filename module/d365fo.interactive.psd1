@@ -16,13 +16,10 @@
     CompatiblePSEditions = @('Desktop', 'Core')
     DotNetFrameworkVersion = '4.7.2'
 
-    FormatsToProcess     = @('d365fo.interactive.Format.ps1xml')
-
     # Informational (the Gallery shows it); the native libraries under runtimes/ vary with the platforms packaged.
     FileList             = @(
         'd365fo.interactive.psd1'
         'd365fo.interactive.dll'
-        'd365fo.interactive.Format.ps1xml'
         'en-US/d365fo.interactive.dll-Help.xml'
         'en-US/about_d365fo.interactive.help.txt'
         'LICENSE'

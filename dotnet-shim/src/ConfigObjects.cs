@@ -8,17 +8,30 @@ namespace D365fo.Interactive
     /// <summary>The objects the configuration commands return, and what they do after a change.</summary>
     internal static class ConfigObjects
     {
-        /// <summary>Type name of the configuration objects; their view masks the client secret.</summary>
+        /// <summary>Type name of the configuration objects; their default display leaves the client secret out.</summary>
         internal const string ConfigTypeName = "D365fo.Interactive.ODataConfig";
 
-        /// <summary>Type name with -ShowSecret: the same object, whose view shows the client secret.</summary>
+        /// <summary>Type name with -ShowSecret: the same object, whose default display includes the client secret.</summary>
         internal const string ConfigWithSecretTypeName = "D365fo.Interactive.ODataConfigWithSecret";
+
+        /// <summary>The properties PowerShell shows by default (Format-List and Format-Table without -Property, and
+        /// Out-Default), instead of format data: a module with format data costs every process that imports it the
+        /// set-up of PowerShell's format tables, about 25 ms, unless another module paid it first. Five or more
+        /// properties show as a list, so a long Url or scope wraps instead of being cut.</summary>
+        internal static void SetDefaultDisplay(PSObject o, IEnumerable<string> properties)
+        {
+            var shown = new List<string>();
+            foreach (string p in properties) if (o.Properties[p] != null) shown.Add(p);
+            var set = new PSPropertySet("DefaultDisplayPropertySet", shown);
+            o.Members.Add(new PSMemberSet("PSStandardMembers", new PSMemberInfo[] { set }));
+        }
 
         /// <summary>Type name of the objects Get-D365ODataInteractiveSetting returns.</summary>
         internal const string SettingTypeName = "D365fo.Interactive.ODataInteractiveSetting";
 
         /// <summary>A configuration as d365fo.integrations returns it: its properties (the client secret is the
-        /// real value, as the original returns it; only the default view masks it), or a hashtable to splat.</summary>
+        /// real value, as the original returns it; only the default display leaves it out), or a hashtable to
+        /// splat.</summary>
         internal static object ToOutput(ConfigRecord c, bool asHashtable, bool showSecret = false)
         {
             var values = new[]
@@ -36,6 +49,9 @@ namespace D365fo.Interactive
             // One type name of ours per object: the view depends on it.
             o.TypeNames.Insert(0, showSecret ? ConfigWithSecretTypeName : ConfigTypeName);
             foreach (var (k, v) in values) o.Properties.Add(new PSNoteProperty(k, v));
+            SetDefaultDisplay(o, showSecret
+                ? new[] { "name", "tenant", "url", "systemurl", "clientid", "clientsecret" }
+                : new[] { "name", "tenant", "url", "systemurl", "clientid" });
             return o;
         }
 

@@ -48,6 +48,7 @@ namespace D365fo.Interactive
             pso.Properties.Add(new PSNoteProperty("Default", s.Default));
             pso.Properties.Add(new PSNoteProperty("Description", s.Description));
             pso.Properties.Add(new PSNoteProperty("Problem", s.Problem));
+            ConfigObjects.SetDefaultDisplay(pso, new[] { "Name", "Value", "Source", "Problem" });
             return pso;
         }
     }

@@ -27,6 +27,8 @@ namespace D365fo.Interactive
                 pso.Properties.Add(new PSNoteProperty(kv.Key, ToPowerShell(kv.Value)));
             }
             pso.Properties.Add(new PSNoteProperty("ExpiresOn", token.ExpiresOn.ToLocalTime()));
+            // No token in the default display; v1 answers name the resource, v2 answers the scopes.
+            ConfigObjects.SetDefaultDisplay(pso, new[] { "token_type", "resource", "scope", "expires_in", "ext_expires_in", "ExpiresOn" });
             return pso;
         }
 

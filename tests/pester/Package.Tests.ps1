@@ -29,8 +29,8 @@ BeforeAll {
 }
 
 Describe 'build.ps1 -Task Package' {
-    It 'makes a versioned module folder with the manifest, assembly, help, format data, license and native library' {
-        foreach ($f in 'd365fo.interactive.psd1', 'd365fo.interactive.dll', 'd365fo.interactive.Format.ps1xml', 'LICENSE',
+    It 'makes a versioned module folder with the manifest, assembly, help, license and native library' {
+        foreach ($f in 'd365fo.interactive.psd1', 'd365fo.interactive.dll', 'LICENSE',
             'en-US/d365fo.interactive.dll-Help.xml', 'en-US/about_d365fo.interactive.help.txt', "runtimes/$Rid/native/$LibName") {
             Join-Path $VersionDir $f | Should -Exist
         }
@@ -44,7 +44,7 @@ Describe 'build.ps1 -Task Package' {
     It 'makes a .nupkg with the module''s files' {
         $Nupkg | Should -Exist
         $entries = Get-NupkgEntries
-        foreach ($f in 'd365fo.interactive.psd1', 'd365fo.interactive.dll', 'd365fo.interactive.Format.ps1xml', 'LICENSE',
+        foreach ($f in 'd365fo.interactive.psd1', 'd365fo.interactive.dll', 'LICENSE',
             'en-US/d365fo.interactive.dll-Help.xml', 'en-US/about_d365fo.interactive.help.txt', "runtimes/$Rid/native/$LibName") {
             $entries | Should -Contain $f
         }

@@ -173,6 +173,21 @@ Describe '-RawOutput' {
         (Get-Polls $log)[-1].path | Should -Be "/$Tenant/oauth2/v2.0/token"
     }
 
+    It 'displays type, resource or every scope, and expiry as a list at 80 columns, and no token (v<Version>)' -TestCases @(@{ Version = 1 }, @{ Version = 2 }) {
+        $env:D365FO_ENDPOINT_VERSION = "v$Version"
+        try { $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; RawOutput = $true } } finally { $env:D365FO_ENDPOINT_VERSION = $null }
+        $t = $r.Output[0]
+        $text = $t | Out-String -Width 80
+        $text | Should -Match 'token_type\s+: Bearer'
+        $text | Should -Match 'ExpiresOn\s+: '
+        if ($Version -eq 1) { $text | Should -Match ('resource\s+: ' + [regex]::Escape($Resource)) }
+        else { ($text -replace '\s', '').Contains('scope:' + ($t.scope -replace '\s', '')) | Should -BeTrue -Because 'every scope is shown, wrapped, not cut' }
+        foreach ($line in @($text -split '\r?\n')) { $line.TrimEnd().Length | Should -BeLessOrEqual 80 }
+        foreach ($secret in $t.access_token, $t.refresh_token, $t.id_token) {
+            if ($secret) { ($t | Out-String -Width 400).Contains($secret) | Should -BeFalse; ($t | Format-Table | Out-String -Width 400).Contains($secret) | Should -BeFalse }
+        }
+    }
+
     It 'pipes into Set-D365ODataTokenInSession, which stores the same Bearer string' {
         $env:D365FO_ENDPOINT_VERSION = $null
         $ps = [powershell]::Create()
