@@ -14,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const CHROMIUM = '/usr/bin/chromium'; // Debian's package; playwright-core downloads no browser of its own
+// Debian's package, or the browser CHROMIUM_PATH names (e.g. Google Chrome on GitHub's Ubuntu runners);
+// playwright-core downloads no browser of its own.
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 // Headless and quiet: without the background-networking flags Chromium keeps dialling Google's hosts,
 // which a closed network refuses many times over.
 const CHROMIUM_ARGS = [

@@ -5,7 +5,7 @@
 # missing; .ci/run installs both.
 
 BeforeDiscovery {
-    $script:NoBrowser = -not (Test-Path '/usr/bin/chromium') -or -not (Get-Command node -ErrorAction SilentlyContinue)
+    $script:NoBrowser = -not (Test-Path $(if ($env:CHROMIUM_PATH) { $env:CHROMIUM_PATH } else { '/usr/bin/chromium' })) -or -not (Get-Command node -ErrorAction SilentlyContinue)
 }
 
 Describe 'Signing in through the device-login page in Chromium' -Skip:$NoBrowser -Tag $(if ($IsLinux) { 'SkipReason: needs chromium and node (.ci/run installs them)' } else { 'SkipReason: Linux only (Debian''s chromium)' }) {
