@@ -71,7 +71,9 @@ pub fn handle_with(request_json: &str, cancel: &CancelToken, emit: &mut dyn FnMu
         Request::ConfigList => answer(json!({ "configs": configs::list(&open_store(env, emit)?)? })),
         Request::ConfigActive => answer(configs::active(&open_store(env, emit)?)?),
         Request::ConfigAdd(r) => answer(config_add(&r, env, emit)?),
-        Request::ConfigSetActive { name, temporary, dry_run } => answer(configs::set_active(&open_store(env, emit)?, &name, temporary, dry_run)?),
+        Request::ConfigSetActive { name, temporary, dry_run } => {
+            answer(configs::set_active(&open_store(env, emit)?, &name, temporary, dry_run)?)
+        }
         Request::ConfigScan { path } => answer(configs::scan(&PathBuf::from(path))?),
         Request::ConfigImport { path, names, force, dry_run } => {
             answer(configs::import(&open_store(env, emit)?, &PathBuf::from(path), names.as_deref(), force, dry_run)?)
@@ -94,7 +96,9 @@ fn open_store(env: &dyn Fn(&str) -> Option<String>, emit: &mut dyn FnMut(Event))
     if !done.contains(&store) {
         match crate::legacy::migrate(&store, env) {
             Ok(notes) => notes.into_iter().for_each(|message| emit(Event::Notice { message })),
-            Err(e) => emit(Event::Notice { message: format!("The earlier version's configurations could not be carried over: {}", e.message) }),
+            Err(e) => {
+                emit(Event::Notice { message: format!("The earlier version's configurations could not be carried over: {}", e.message) })
+            }
         }
         done.push(store.clone());
     }
@@ -106,7 +110,12 @@ fn report(entries: &Entries, env: &dyn Fn(&str) -> Option<String>) -> Vec<settin
     settings::report(&Inputs { request: &none, env, stored: &|k| configs::stored_text(entries, k) })
 }
 
-fn settings_set(values: &BTreeMap<String, serde_json::Value>, reset: &[String], env: &dyn Fn(&str) -> Option<String>, emit: &mut dyn FnMut(Event)) -> CoreResult<SettingsAnswer> {
+fn settings_set(
+    values: &BTreeMap<String, serde_json::Value>,
+    reset: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+    emit: &mut dyn FnMut(Event),
+) -> CoreResult<SettingsAnswer> {
     let mut changes: Vec<Change> = Vec::new();
     for name in reset {
         let s = settings::find(name).ok_or_else(|| unknown_setting(name))?;

@@ -163,7 +163,10 @@ pub fn active(store: &Store) -> CoreResult<Config> {
     all.into_iter().find(|c| same_name(&c.name, &name)).ok_or_else(|| {
         CoreError::new(
             Code::NotFound,
-            format!("The active OData configuration '{}' does not exist (any more). Choose another one with Set-D365ActiveODataConfig.", printable(&name)),
+            format!(
+                "The active OData configuration '{}' does not exist (any more). Choose another one with Set-D365ActiveODataConfig.",
+                printable(&name)
+            ),
         )
     })
 }
@@ -223,7 +226,8 @@ pub fn add(store: &Store, req: &ConfigAddRequest) -> CoreResult<ConfigChange> {
     let mut s = session();
     let entries = store.read()?;
     let (stored, _) = read_all(&entries);
-    let existing = s.configs.iter().find(|t| same_name(&t.name, &name)).or_else(|| stored.iter().find(|f| same_name(&f.name, &name))).cloned();
+    let existing =
+        s.configs.iter().find(|t| same_name(&t.name, &name)).or_else(|| stored.iter().find(|f| same_name(&f.name, &name))).cloned();
     if existing.is_some() && !req.force {
         return Err(CoreError::new(Code::AlreadyExists, exists_message(&name)));
     }
@@ -235,7 +239,10 @@ pub fn add(store: &Store, req: &ConfigAddRequest) -> CoreResult<ConfigChange> {
             after.set(prop, Some(v.clone()));
         }
     }
-    let mirrored: Vec<StoreChange> = changes.iter().map(|(k, v)| StoreChange { full_name: k.clone(), value: v.as_ref().map_or(serde_json::Value::Null, NewValue::to_json) }).collect();
+    let mirrored: Vec<StoreChange> = changes
+        .iter()
+        .map(|(k, v)| StoreChange { full_name: k.clone(), value: v.as_ref().map_or(serde_json::Value::Null, NewValue::to_json) })
+        .collect();
     let active_changed = view(&entries, &s).1.is_some_and(|a| same_name(&a, &name));
     if !req.dry_run {
         if req.temporary {
@@ -329,7 +336,8 @@ pub fn scan(path: &Path) -> CoreResult<ScanAnswer> {
     for f in files_at(path)? {
         match std::fs::read(&f).map_err(|e| e.to_string()).and_then(|b| PsfFile::parse(&b)) {
             Ok(file) => {
-                let ours: Entries = file.entries().into_iter().filter(|(n, _)| n.to_lowercase().starts_with("d365fo.integrations.")).collect();
+                let ours: Entries =
+                    file.entries().into_iter().filter(|(n, _)| n.to_lowercase().starts_with("d365fo.integrations.")).collect();
                 if !ours.is_empty() {
                     sources.push(f.display().to_string());
                 }
@@ -480,7 +488,10 @@ mod tests {
         let got = list(&s).unwrap();
         assert_eq!(got.len(), 1);
         let g = &got[0];
-        assert_eq!((g.tenant.as_deref(), g.url.as_deref(), g.systemurl.as_deref(), g.clientsecret.as_deref()), (Some("contoso.onmicrosoft.com"), Some("https://uat.example.com"), Some("https://sys.example.com"), Some("s3cr\"et")));
+        assert_eq!(
+            (g.tenant.as_deref(), g.url.as_deref(), g.systemurl.as_deref(), g.clientsecret.as_deref()),
+            (Some("contoso.onmicrosoft.com"), Some("https://uat.example.com"), Some("https://sys.example.com"), Some("s3cr\"et"))
+        );
         let entries = s.read().unwrap();
         assert_eq!(stored_text(&entries, "d365fo.integrations.odata.uat.clientsecret").as_deref(), Some("s3cr\"et"));
     }
@@ -573,7 +584,9 @@ mod tests {
         let (d, s) = store();
         let other = d.path().join("other");
         std::fs::create_dir_all(&other).unwrap();
-        let item = |k: &str, v: &str| format!(r#"{{"FullName":"d365fo.integrations.odata.{k}","Value":"{v}","Version":1,"Type":6,"Style":"default"}}"#);
+        let item = |k: &str, v: &str| {
+            format!(r#"{{"FullName":"d365fo.integrations.odata.{k}","Value":"{v}","Version":1,"Type":6,"Style":"default"}}"#)
+        };
         let items = [
             item("good.name", "Good"),
             item("good.url", "https://good.example.com/"),
@@ -593,6 +606,9 @@ mod tests {
         assert!(c.refused[0].reason.contains("not an absolute http(s) URL"), "{}", c.refused[0].reason);
         let stored = list(&s).unwrap();
         assert_eq!(stored.len(), 1);
-        assert_eq!((stored[0].url.as_deref(), stored[0].systemurl.as_deref()), (Some("https://good.example.com"), Some("https://good.example.com")));
+        assert_eq!(
+            (stored[0].url.as_deref(), stored[0].systemurl.as_deref()),
+            (Some("https://good.example.com"), Some("https://good.example.com"))
+        );
     }
 }

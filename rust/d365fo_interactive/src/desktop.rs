@@ -112,9 +112,13 @@ pub fn copy_to_clipboard(text: &str, desktop: &Desktop, cancel: &CancelToken) ->
     while waited < CLIPBOARD_WAIT {
         match rx.recv_timeout(slice) {
             Ok(r) => return r,
-            Err(mpsc::RecvTimeoutError::Timeout) if cancel.is_cancelled() => return Err("cancelled".into()),
+            Err(mpsc::RecvTimeoutError::Timeout) if cancel.is_cancelled() => {
+                return Err("cancelled".into());
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => waited += slice,
-            Err(mpsc::RecvTimeoutError::Disconnected) => return Err("the clipboard could not be reached".into()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err("the clipboard could not be reached".into());
+            }
         }
     }
     Err("the clipboard did not answer within a few seconds".into())

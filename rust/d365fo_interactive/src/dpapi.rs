@@ -71,7 +71,15 @@ mod imp {
         let mut out = DataBlob { cb_data: 0, pb_data: std::ptr::null_mut() };
         // SAFETY: input points at plain for the call; out is written by the call.
         let ok = unsafe {
-            CryptProtectData(&input, std::ptr::null(), std::ptr::null(), std::ptr::null_mut(), std::ptr::null_mut(), CRYPTPROTECT_UI_FORBIDDEN, &mut out)
+            CryptProtectData(
+                &input,
+                std::ptr::null(),
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                CRYPTPROTECT_UI_FORBIDDEN,
+                &mut out,
+            )
         };
         if ok == 0 {
             // SAFETY: plain Win32 call.
@@ -85,7 +93,15 @@ mod imp {
         let mut out = DataBlob { cb_data: 0, pb_data: std::ptr::null_mut() };
         // SAFETY: input points at blob for the call; out is written by the call.
         let ok = unsafe {
-            CryptUnprotectData(&input, std::ptr::null_mut(), std::ptr::null(), std::ptr::null_mut(), std::ptr::null_mut(), CRYPTPROTECT_UI_FORBIDDEN, &mut out)
+            CryptUnprotectData(
+                &input,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                CRYPTPROTECT_UI_FORBIDDEN,
+                &mut out,
+            )
         };
         if ok == 0 {
             // SAFETY: plain Win32 call.

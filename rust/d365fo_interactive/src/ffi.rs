@@ -51,9 +51,7 @@ unsafe fn input_str<'a>(p: *const c_char, what: &str) -> Result<&'a str, CoreErr
         return Err(CoreError::new(Code::NullParameter, format!("{what} is NULL")));
     }
     // SAFETY: non-NULL and NUL-terminated per the caller's contract.
-    unsafe { CStr::from_ptr(p) }
-        .to_str()
-        .map_err(|_| CoreError::new(Code::InvalidUtf8, format!("{what} is not valid UTF-8")))
+    unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| CoreError::new(Code::InvalidUtf8, format!("{what} is not valid UTF-8")))
 }
 
 /// Hands a Rust string to the caller; interior NULs (impossible in JSON output) are dropped defensively.
@@ -144,11 +142,9 @@ pub extern "C" fn d365fo_cancel_request(handle: u64) -> i32 {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn d365fo_cancel_free(handle: u64) -> i32 {
-    boundary(Code::Panic as i32, || {
-        match cancel_registry().lock().unwrap_or_else(|p| p.into_inner()).remove(&handle) {
-            Some(_) => Code::Ok as i32,
-            None => Code::InvalidHandle as i32,
-        }
+    boundary(Code::Panic as i32, || match cancel_registry().lock().unwrap_or_else(|p| p.into_inner()).remove(&handle) {
+        Some(_) => Code::Ok as i32,
+        None => Code::InvalidHandle as i32,
     })
 }
 

@@ -46,7 +46,9 @@ impl Plan {
     fn endpoint_base(&self) -> String {
         match self.settings.endpoint {
             EndpointVersion::V1 => format!("{}/{}/oauth2", self.settings.authority, self.tenant),
-            EndpointVersion::V2 => format!("{}/{}/oauth2/v2.0", self.settings.authority, self.tenant),
+            EndpointVersion::V2 => {
+                format!("{}/{}/oauth2/v2.0", self.settings.authority, self.tenant)
+            }
         }
     }
 
@@ -126,16 +128,13 @@ pub fn device_flow(plan: &Plan, ctx: &mut Context) -> CoreResult<TokenSet> {
     }
     let host = plan.host();
     let s = &plan.settings;
-    ctx.log(format!(
-        "requesting a device code from {} (endpoint {}, client id {})",
-        plan.devicecode_url(),
-        s.endpoint.name(),
-        s.client_id
-    ));
+    ctx.log(format!("requesting a device code from {} (endpoint {}, client id {})", plan.devicecode_url(), s.endpoint.name(), s.client_id));
     let deadline = ctx.clock.now() + s.http_timeout.min(Duration::from_secs(plan.timeout_secs));
     let reply = match http::post_bounded(&ctx.transport, &plan.devicecode_url(), plan.devicecode_form(), ctx.cancel, deadline) {
         Outcome::Cancelled => return Err(cancelled()),
-        Outcome::DeadlineReached => return Err(http::TransportError::Timeout("no answer in time".into()).to_core(&host)),
+        Outcome::DeadlineReached => {
+            return Err(http::TransportError::Timeout("no answer in time".into()).to_core(&host));
+        }
         Outcome::Failed(e) => return Err(e.to_core(&host)),
         Outcome::Reply(r) => r,
     };
@@ -236,15 +235,16 @@ fn poll_until_done(
             }
             Action::Poll => {
                 let deadline = (now + plan.settings.http_timeout).min(poller.deadline());
-                let outcome = match http::post_bounded(&ctx.transport, &plan.token_url(), plan.token_form(&dc.device_code), ctx.cancel, deadline) {
-                    Outcome::Cancelled => return Err(cancelled()),
-                    Outcome::Reply(r) => PollOutcome::Reply(wire::classify_token_reply(&r, &host, &[&dc.device_code])),
-                    Outcome::Failed(e) => PollOutcome::NoAnswer { error: e.to_core(&host), transient: e.is_transient() },
-                    Outcome::DeadlineReached => PollOutcome::NoAnswer {
-                        error: http::TransportError::Timeout("no answer in time".into()).to_core(&host),
-                        transient: true,
-                    },
-                };
+                let outcome =
+                    match http::post_bounded(&ctx.transport, &plan.token_url(), plan.token_form(&dc.device_code), ctx.cancel, deadline) {
+                        Outcome::Cancelled => return Err(cancelled()),
+                        Outcome::Reply(r) => PollOutcome::Reply(wire::classify_token_reply(&r, &host, &[&dc.device_code])),
+                        Outcome::Failed(e) => PollOutcome::NoAnswer { error: e.to_core(&host), transient: e.is_transient() },
+                        Outcome::DeadlineReached => PollOutcome::NoAnswer {
+                            error: http::TransportError::Timeout("no answer in time".into()).to_core(&host),
+                            transient: true,
+                        },
+                    };
                 if let PollOutcome::Reply(wire::TokenReply::Token(t)) = &outcome {
                     for note in &t.notes {
                         ctx.log(note.clone());
@@ -293,7 +293,9 @@ pub fn refresh(plan: &Plan, refresh_token: &str, ctx: &mut Context) -> CoreResul
     let deadline = ctx.clock.now() + plan.settings.http_timeout.min(Duration::from_secs(plan.timeout_secs));
     let reply = match http::post_bounded(&ctx.transport, &plan.token_url(), plan.refresh_form(refresh_token), ctx.cancel, deadline) {
         Outcome::Cancelled => return Err(cancelled()),
-        Outcome::DeadlineReached => return Ok(Refresh::Failed(http::TransportError::Timeout("no answer in time".into()).to_core(&host))),
+        Outcome::DeadlineReached => {
+            return Ok(Refresh::Failed(http::TransportError::Timeout("no answer in time".into()).to_core(&host)));
+        }
         Outcome::Failed(e) => return Ok(Refresh::Failed(e.to_core(&host))),
         Outcome::Reply(r) => r,
     };
@@ -332,7 +334,13 @@ mod tests {
     }
 
     impl Transport for Script {
-        fn post_form(&self, url: &str, form: &[(&'static str, String)], _deadline: Instant, _abort: &Arc<Abort>) -> Result<HttpReply, TransportError> {
+        fn post_form(
+            &self,
+            url: &str,
+            form: &[(&'static str, String)],
+            _deadline: Instant,
+            _abort: &Arc<Abort>,
+        ) -> Result<HttpReply, TransportError> {
             self.seen.lock().unwrap().push((url.to_string(), form.to_vec()));
             self.answers.lock().unwrap().pop_front().unwrap_or(Err(TransportError::Other("script ran out".into())))
         }
@@ -343,7 +351,12 @@ mod tests {
     }
 
     fn code(interval: u64, expires: u64) -> Result<HttpReply, TransportError> {
-        ok(200, &format!(r#"{{"user_code":"UC123","device_code":"SECRET-DEVICE-CODE","verification_url":"https://microsoft.com/devicelogin","expires_in":"{expires}","interval":"{interval}","message":"m"}}"#))
+        ok(
+            200,
+            &format!(
+                r#"{{"user_code":"UC123","device_code":"SECRET-DEVICE-CODE","verification_url":"https://microsoft.com/devicelogin","expires_in":"{expires}","interval":"{interval}","message":"m"}}"#
+            ),
+        )
     }
 
     fn oauth(status: u16, error: &str) -> Result<HttpReply, TransportError> {
@@ -353,8 +366,12 @@ mod tests {
     const TOKEN: &str = r#"{"token_type":"Bearer","expires_in":"3599","access_token":"AT.AT.AT","refresh_token":"RT"}"#;
 
     fn plan(endpoint: &str, timeout_secs: u64) -> Plan {
-        let request: BTreeMap<&'static str, String> =
-            [("authority", "https://login.example".to_string()), ("endpoint_version", endpoint.to_string()), ("no_browser", "true".to_string())].into();
+        let request: BTreeMap<&'static str, String> = [
+            ("authority", "https://login.example".to_string()),
+            ("endpoint_version", endpoint.to_string()),
+            ("no_browser", "true".to_string()),
+        ]
+        .into();
         let settings = settings::resolve_sign_in(&Inputs { request: &request, env: &|_| None, stored: &|_| None }).unwrap();
         Plan { tenant: "t".into(), resource: "https://x".into(), timeout_secs, settings, desktop: Desktop::default(), no_clipboard: true }
     }
@@ -384,7 +401,11 @@ mod tests {
             Event::Log { message } => assert!(message.contains("requesting a device code")),
             other => panic!("{other:?}"),
         }
-        assert!(events.iter().any(|e| matches!(e, Event::CodeIssued { user_code, wait_secs: 300, wait_ends_by: "timeout", .. } if user_code == "UC123")));
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::CodeIssued { user_code, wait_secs: 300, wait_ends_by: "timeout", .. } if user_code == "UC123"))
+        );
         assert!(events.iter().any(|e| matches!(e, Event::Browser { skipped: true, .. })));
         assert!(events.iter().any(|e| matches!(e, Event::Clipboard { ok: false, .. })));
         let text = serde_json::to_string(&events).unwrap();
@@ -430,7 +451,11 @@ mod tests {
         let clock = FakeClock::new();
         let cancel = CancelToken::new();
         let mut sink = |_e: Event| {};
-        for (answer, want) in [(ok(200, TOKEN), "renewed"), (oauth(400, "invalid_grant"), "refused"), (Err(TransportError::Connect("refused".into())), "failed")] {
+        for (answer, want) in [
+            (ok(200, TOKEN), "renewed"),
+            (oauth(400, "invalid_grant"), "refused"),
+            (Err(TransportError::Connect("refused".into())), "failed"),
+        ] {
             let script = Script::new(vec![answer]);
             let mut ctx = Context { clock: &clock, transport: script.clone(), cancel: &cancel, emit: &mut sink };
             let got = match refresh(&p, "OLD-RT", &mut ctx).unwrap() {

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use ureq::tls::{RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{ArrayVec, DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
-    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, RustlsConnector, Transport as UreqTransportTrait,
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, RustlsConnector,
+    Transport as UreqTransportTrait,
 };
 
 /// Largest response body read from the authority; real answers are a few kilobytes.
@@ -121,7 +122,13 @@ impl Abort {
 /// Sends form posts; the seam between the flow and the network (tests give a scripted one).
 pub trait Transport: Send + Sync {
     /// One POST; must give up at `deadline`, and soon after `abort` is triggered.
-    fn post_form(&self, url: &str, form: &[(&'static str, String)], deadline: Instant, abort: &Arc<Abort>) -> Result<HttpReply, TransportError>;
+    fn post_form(
+        &self,
+        url: &str,
+        form: &[(&'static str, String)],
+        deadline: Instant,
+        abort: &Arc<Abort>,
+    ) -> Result<HttpReply, TransportError>;
 }
 
 /// How a bounded request ended.
@@ -137,7 +144,13 @@ pub enum Outcome {
 
 /// Runs one post on its own thread, bounded by `deadline` and `cancel`. When either strikes, the request's
 /// sockets are shut down and its thread is joined (for at most `JOIN_GRACE`) before this returns.
-pub fn post_bounded(transport: &Arc<dyn Transport>, url: &str, form: Vec<(&'static str, String)>, cancel: &CancelToken, deadline: Instant) -> Outcome {
+pub fn post_bounded(
+    transport: &Arc<dyn Transport>,
+    url: &str,
+    form: Vec<(&'static str, String)>,
+    cancel: &CancelToken,
+    deadline: Instant,
+) -> Outcome {
     if cancel.is_cancelled() {
         return Outcome::Cancelled;
     }
@@ -169,8 +182,12 @@ pub fn post_bounded(transport: &Arc<dyn Transport>, url: &str, form: Vec<(&'stat
                     Err(e) => Outcome::Failed(e),
                 };
             }
-            Err(mpsc::RecvTimeoutError::Timeout) if cancel.is_cancelled() => break Outcome::Cancelled,
-            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => break Outcome::DeadlineReached,
+            Err(mpsc::RecvTimeoutError::Timeout) if cancel.is_cancelled() => {
+                break Outcome::Cancelled;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
+                break Outcome::DeadlineReached;
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 break Outcome::Failed(TransportError::Other("the request thread ended without an answer".into()));
@@ -303,7 +320,12 @@ struct ProxyAwareResolver {
 }
 
 impl Resolver for ProxyAwareResolver {
-    fn resolve(&self, uri: &ureq::http::Uri, config: &ureq::config::Config, timeout: NextTimeout) -> Result<ResolvedSocketAddrs, ureq::Error> {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
         if let Some((host, port)) = &self.proxy {
             let target_port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("http") { 80 } else { 443 });
             let is_proxy = uri.host().is_some_and(|h| h.eq_ignore_ascii_case(host)) && target_port == *port;
@@ -349,8 +371,7 @@ impl UreqTransport {
     pub fn new(options: &HttpOptions) -> CoreResult<Self> {
         let proxy = match &options.proxy {
             Some(p) => Some(
-                ureq::Proxy::new(p)
-                    .map_err(|_| CoreError::invalid(format!("the proxy '{}' is not valid", validate::printable_url(p))))?,
+                ureq::Proxy::new(p).map_err(|_| CoreError::invalid(format!("the proxy '{}' is not valid", validate::printable_url(p))))?,
             ),
             None => None,
         };
@@ -371,7 +392,13 @@ impl UreqTransport {
 }
 
 impl Transport for UreqTransport {
-    fn post_form(&self, url: &str, form: &[(&'static str, String)], deadline: Instant, abort: &Arc<Abort>) -> Result<HttpReply, TransportError> {
+    fn post_form(
+        &self,
+        url: &str,
+        form: &[(&'static str, String)],
+        deadline: Instant,
+        abort: &Arc<Abort>,
+    ) -> Result<HttpReply, TransportError> {
         let limit = self.timeout.min(deadline.saturating_duration_since(Instant::now()));
         if limit.is_zero() {
             return Err(TransportError::Timeout(SLOW.into()));
@@ -420,7 +447,9 @@ fn map_ureq_error(e: ureq::Error, abort: &Abort) -> TransportError {
         // rustls reports a failed handshake (e.g. an untrusted certificate) through the TLS stream's reads and
         // writes, so it reaches us as an I/O error wrapping rustls::Error: TLS, not a broken connection (which
         // would be retried).
-        E::Io(ref io) if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) => TransportError::Tls(describe_tls(tls)),
+        E::Io(ref io) if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) => {
+            TransportError::Tls(describe_tls(tls))
+        }
         E::Io(io) => match io.kind() {
             ErrorKind::ConnectionRefused => TransportError::Connect("connection refused".into()),
             ErrorKind::TimedOut | ErrorKind::WouldBlock => TransportError::Timeout("the network timed out".into()),
@@ -431,7 +460,9 @@ fn map_ureq_error(e: ureq::Error, abort: &Abort) -> TransportError {
             ErrorKind::AddrNotAvailable | ErrorKind::NotConnected => TransportError::Connect(crate::text::first_line(&io.to_string(), 200)),
             _ => TransportError::Broken(crate::text::first_line(&io.to_string(), 200)),
         },
-        E::Protocol(p) => TransportError::Broken(format!("the answer was not valid HTTP ({})", crate::text::first_line(&p.to_string(), 200))),
+        E::Protocol(p) => {
+            TransportError::Broken(format!("the answer was not valid HTTP ({})", crate::text::first_line(&p.to_string(), 200)))
+        }
         E::BodyExceedsLimit(_) => TransportError::TooLarge,
         E::LargeResponseHeader(..) => TransportError::Broken("the response headers were too large".into()),
         E::Tls(s) => TransportError::Tls(s.to_string()),
@@ -587,7 +618,10 @@ mod tests {
         let system = Some("http://system:8080");
         assert_eq!(choose_proxy(&target, system, &env_of(&[])).unwrap().as_deref(), Some("http://system:8080"));
         // A variable for another scheme does not switch the system proxy off (an authority over https).
-        assert_eq!(choose_proxy(&target, system, &env_of(&[("HTTP_PROXY", "http://plain:2")])).unwrap().as_deref(), Some("http://system:8080"));
+        assert_eq!(
+            choose_proxy(&target, system, &env_of(&[("HTTP_PROXY", "http://plain:2")])).unwrap().as_deref(),
+            Some("http://system:8080")
+        );
         assert_eq!(choose_proxy(&target, system, &env_of(&[("HTTPS_PROXY", "http://env:1")])).unwrap().as_deref(), Some("http://env:1"));
         assert_eq!(choose_proxy(&target, system, &env_of(&[("NO_PROXY", ".microsoftonline.com")])).unwrap(), None);
         assert_eq!(choose_proxy(&url("http://127.0.0.1:8080"), system, &env_of(&[])).unwrap(), None);

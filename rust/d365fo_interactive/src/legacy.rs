@@ -79,7 +79,10 @@ pub fn old_file(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     } else if cfg!(target_os = "macos") {
         PathBuf::from(var("HOME")?).join("Library").join("Application Support").join("d365fo.interactive")
     } else {
-        let base = var("XDG_CONFIG_HOME").filter(|x| x.starts_with('/')).map(PathBuf::from).or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+        let base = var("XDG_CONFIG_HOME")
+            .filter(|x| x.starts_with('/'))
+            .map(PathBuf::from)
+            .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".config")))?;
         base.join("d365fo.interactive")
     };
     Some(dir.join("config.json"))
@@ -92,22 +95,26 @@ fn odata_key(name: &str, property: &str) -> String {
 /// Carries the old store over into `store`, if there is one; returns what people should be told.
 pub fn migrate(store: &Store, env: &dyn Fn(&str) -> Option<String>) -> CoreResult<Vec<String>> {
     let Some(path) = old_file(env).filter(|p| p.is_file()) else { return Ok(Vec::new()) };
-    let old: OldStore = match std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
-        Ok(o) => o,
-        Err(why) => {
-            return Ok(vec![format!(
-                "The configuration file of an earlier d365fo.interactive, '{}', could not be read ({why}); it was left where it is.",
-                path.display()
-            )]);
-        }
-    };
+    let old: OldStore =
+        match std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+            Ok(o) => o,
+            Err(why) => {
+                return Ok(vec![format!(
+                    "The configuration file of an earlier d365fo.interactive, '{}', could not be read ({why}); it was left where it is.",
+                    path.display()
+                )]);
+            }
+        };
     let mut notes = Vec::new();
     let moved = store.update(|entries: &Entries| {
         let mut changes: Vec<Change> = Vec::new();
         let mut moved = Vec::new();
         for c in &old.configurations {
             if psf::lookup(entries, &odata_key(&c.name, "name")).and_then(Stored::text).is_some() {
-                notes.push(format!("'{}' already exists in the shared store; the earlier version's copy stays in the renamed file.", c.name));
+                notes.push(format!(
+                    "'{}' already exists in the shared store; the earlier version's copy stays in the renamed file.",
+                    c.name
+                ));
                 continue;
             }
             let mut set = |prop: &str, v: &Option<String>| {
@@ -155,7 +162,11 @@ pub fn migrate(store: &Store, env: &dyn Fn(&str) -> Option<String>) -> CoreResul
         if moved.is_empty() { String::new() } else { format!(" ({})", moved.join(", ")) },
         path.display(),
         store.describe(),
-        if renamed { format!(" The old file is kept as '{}'.", kept.display()) } else { " The old file could not be renamed and stays in place.".to_string() }
+        if renamed {
+            format!(" The old file is kept as '{}'.", kept.display())
+        } else {
+            " The old file could not be renamed and stays in place.".to_string()
+        }
     )];
     out.extend(notes);
     Ok(out)

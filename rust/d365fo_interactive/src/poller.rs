@@ -86,8 +86,9 @@ impl Poller {
     pub fn ending(&self) -> CoreError {
         match self.kind {
             DeadlineKind::Timeout(s) => CoreError::new(Code::TimedOut, format!("the sign-in timed out after {s} seconds (-Timeout)")),
-            DeadlineKind::CodeExpiry(s) => CoreError::new(Code::CodeExpired, format!("the code expired after {s} seconds without a sign-in"))
-                .with("source", "client"),
+            DeadlineKind::CodeExpiry(s) => {
+                CoreError::new(Code::CodeExpired, format!("the code expired after {s} seconds without a sign-in")).with("source", "client")
+            }
         }
     }
 
@@ -99,11 +100,7 @@ impl Poller {
         if now >= self.deadline {
             return Action::Done(Err(self.ending()));
         }
-        if now >= self.next_poll {
-            Action::Poll
-        } else {
-            Action::WaitUntil(self.next_poll.min(self.deadline))
-        }
+        if now >= self.next_poll { Action::Poll } else { Action::WaitUntil(self.next_poll.min(self.deadline)) }
     }
 
     /// Takes in the outcome of the poll that ended at `now`; returns a note for the log when the pace changed.
@@ -125,11 +122,17 @@ impl Poller {
                 return Some(format!("the authority asked to slow down; polling every {} s from now on", self.interval.as_secs()));
             }
             PollOutcome::Reply(TokenReply::Declined(e)) => {
-                self.finished = Some(Err(e.to_core(Code::Declined, format!("the sign-in was declined at the sign-in page (the authority said: {})", e.summary()))));
+                self.finished = Some(Err(e.to_core(
+                    Code::Declined,
+                    format!("the sign-in was declined at the sign-in page (the authority said: {})", e.summary()),
+                )));
                 return None;
             }
             PollOutcome::Reply(TokenReply::Expired(e)) => {
-                let err = e.to_core(Code::CodeExpired, format!("the code expired before the sign-in was completed (the authority said: {})", e.summary()));
+                let err = e.to_core(
+                    Code::CodeExpired,
+                    format!("the code expired before the sign-in was completed (the authority said: {})", e.summary()),
+                );
                 self.finished = Some(Err(err.with("source", "authority")));
                 return None;
             }
@@ -175,7 +178,13 @@ mod tests {
     }
 
     fn token() -> TokenReply {
-        TokenReply::Token(Box::new(TokenSet { response: Map::new(), access_token: "a".into(), refresh_token: None, lifetime_secs: 60, notes: vec![] }))
+        TokenReply::Token(Box::new(TokenSet {
+            response: Map::new(),
+            access_token: "a".into(),
+            refresh_token: None,
+            lifetime_secs: 60,
+            notes: vec![],
+        }))
     }
 
     fn oauth(e: &str) -> OAuthError {

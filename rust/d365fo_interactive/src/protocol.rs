@@ -14,9 +14,15 @@ pub enum Request {
     /// A sign-in: the session's token when it is still good, else a silent refresh, else the device flow.
     SignIn(SignInRequest),
     /// Which session entry holds this bearer token (for Set-D365ODataTokenInSession).
-    SessionLookup { bearer: String },
+    SessionLookup {
+        bearer: String,
+    },
     /// The session entry's access token, renewed silently when it has less than `min_valid_secs` left.
-    SessionToken { session: u64, min_valid_secs: Option<u64>, system_proxy: Option<String> },
+    SessionToken {
+        session: u64,
+        min_valid_secs: Option<u64>,
+        system_proxy: Option<String>,
+    },
     /// Every setting's effective value and source.
     SettingsGet,
     /// Stores settings (`values`, by name or key) and returns others to their defaults (`reset`).
@@ -39,7 +45,9 @@ pub enum Request {
         dry_run: bool,
     },
     /// The configurations in another PSFramework configuration file (read only).
-    ConfigScan { path: String },
+    ConfigScan {
+        path: String,
+    },
     /// Copies configurations from another PSFramework configuration file into the store.
     ConfigImport {
         path: String,

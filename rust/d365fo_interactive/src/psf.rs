@@ -240,7 +240,16 @@ mod tests {
         f.set("d365fo.interactive.nobrowser", &NewValue::Bool(true));
         let back = PsfFile::parse(&f.to_bytes()).unwrap();
         let names: Vec<String> = back.entries().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["d365fo.integrations.odata.uat.tenant", "d365fo.integrations.odata.uat.enableexception", "d365fo.integrations.odata.uat.name", "other.module.flag", "d365fo.interactive.nobrowser"]);
+        assert_eq!(
+            names,
+            [
+                "d365fo.integrations.odata.uat.tenant",
+                "d365fo.integrations.odata.uat.enableexception",
+                "d365fo.integrations.odata.uat.name",
+                "other.module.flag",
+                "d365fo.interactive.nobrowser"
+            ]
+        );
         assert_eq!(back.get("d365fo.integrations.odata.uat.tenant"), Some(Stored::Text("fabrikam.onmicrosoft.com".into())));
         assert_eq!(back.get("d365fo.interactive.nobrowser"), Some(Stored::Text("true".into())));
         // The foreign serialized object is byte-for-byte the same item.

@@ -114,7 +114,9 @@ fn store(plan: &Plan, t: TokenSet, source: TokenSource, now: u64) -> TokenAnswer
 /// The refusal of a refresh in a person's words.
 pub fn refusal_reason(e: &OAuthError) -> String {
     let plain = match e.error.as_str() {
-        "invalid_grant" => "the authority no longer accepts the session's sign-in (it expired, was revoked, or a policy requires signing in again)",
+        "invalid_grant" => {
+            "the authority no longer accepts the session's sign-in (it expired, was revoked, or a policy requires signing in again)"
+        }
         "interaction_required" => "the authority requires you to sign in again interactively (for example for multi-factor authentication)",
         "consent_required" => "the application needs consent again",
         _ => "the authority refused to renew the session's sign-in",
@@ -131,14 +133,17 @@ pub fn sign_in(plan: &Plan, force: bool, ctx: &mut Context) -> CoreResult<TokenA
     if !force {
         let now = unix_now();
         let key = Key::of(plan);
-        let held = cache().entries.iter().find(|e| e.key == key).map(|e| (e.expires_on, e.refresh_token.clone(), e.answer(TokenSource::Cache)));
+        let held =
+            cache().entries.iter().find(|e| e.key == key).map(|e| (e.expires_on, e.refresh_token.clone(), e.answer(TokenSource::Cache)));
         if let Some((expires_on, refresh_token, answer)) = held {
             if expires_on >= now.saturating_add(REUSE_MIN_SECS) {
                 return Ok(answer);
             }
             if let Some(rt) = refresh_token {
                 match flow::refresh(plan, &rt, ctx)? {
-                    Refresh::Renewed(t) => return Ok(store(plan, t, TokenSource::Refresh, unix_now())),
+                    Refresh::Renewed(t) => {
+                        return Ok(store(plan, t, TokenSource::Refresh, unix_now()));
+                    }
                     Refresh::Refused(e) => (ctx.emit)(Event::RefreshRefused { reason: refusal_reason(&e) }),
                     Refresh::Failed(e) => (ctx.emit)(Event::RefreshRefused { reason: e.message }),
                 }
@@ -166,7 +171,11 @@ pub fn token_for(
     emit: &mut dyn FnMut(Event),
     transport_for: &dyn Fn(&Plan) -> CoreResult<Arc<dyn Transport>>,
 ) -> CoreResult<TokenAnswer> {
-    let found = cache().entries.iter().find(|e| e.id == session).map(|e| (e.plan.clone(), e.expires_on, e.refresh_token.clone(), e.answer(TokenSource::Cache)));
+    let found = cache()
+        .entries
+        .iter()
+        .find(|e| e.id == session)
+        .map(|e| (e.plan.clone(), e.expires_on, e.refresh_token.clone(), e.answer(TokenSource::Cache)));
     let Some((plan, expires_on, refresh_token, answer)) = found else {
         return Err(CoreError::new(Code::NotFound, "this session holds no such sign-in (run Get-D365ODataTokenInteractive again)"));
     };
@@ -182,7 +191,9 @@ pub fn token_for(
     let mut ctx = Context { clock, transport: transport_for(&plan)?, cancel, emit };
     match flow::refresh(&plan, &rt, &mut ctx)? {
         Refresh::Renewed(t) => Ok(store(&plan, t, TokenSource::Refresh, unix_now())),
-        Refresh::Refused(e) => Err(e.to_core(Code::AuthorityError, format!("{}; run Get-D365ODataTokenInteractive again", refusal_reason(&e)))),
+        Refresh::Refused(e) => {
+            Err(e.to_core(Code::AuthorityError, format!("{}; run Get-D365ODataTokenInteractive again", refusal_reason(&e))))
+        }
         Refresh::Failed(e) => Err(e),
     }
 }

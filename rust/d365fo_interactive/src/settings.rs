@@ -263,8 +263,13 @@ pub fn resolve_sign_in(inputs: &Inputs) -> CoreResult<SignInSettings> {
     let client = resolve_one(CLIENT_ID, inputs)?;
     let no_browser = resolve_one(NO_BROWSER, inputs)?;
     let timeout = resolve_one(HTTP_TIMEOUT, inputs)?;
-    let (Checked::Authority(authority_text, authority_url), Checked::EndpointVersion(endpoint), Checked::ClientId(client_id), Checked::Flag(nb), Checked::Seconds(secs)) =
-        (authority.value, endpoint.value, client.value, no_browser.value.clone(), timeout.value)
+    let (
+        Checked::Authority(authority_text, authority_url),
+        Checked::EndpointVersion(endpoint),
+        Checked::ClientId(client_id),
+        Checked::Flag(nb),
+        Checked::Seconds(secs),
+    ) = (authority.value, endpoint.value, client.value, no_browser.value.clone(), timeout.value)
     else {
         unreachable!("each setting's kind gives its own variant")
     };
@@ -360,7 +365,10 @@ mod tests {
     #[test]
     fn defaults_are_v1_the_public_client_and_microsoft_login() {
         let s = resolve(&[], &[], &[]).unwrap();
-        assert_eq!((s.authority.as_str(), s.endpoint, s.client_id.as_str(), s.no_browser), (DEFAULT_AUTHORITY, EndpointVersion::V1, DEFAULT_CLIENT_ID, false));
+        assert_eq!(
+            (s.authority.as_str(), s.endpoint, s.client_id.as_str(), s.no_browser),
+            (DEFAULT_AUTHORITY, EndpointVersion::V1, DEFAULT_CLIENT_ID, false)
+        );
         assert_eq!((s.http_timeout, s.connect_timeout), (Duration::from_secs(30), Duration::from_secs(10)));
         assert_eq!(s.no_browser_source, Source::Default);
     }
@@ -375,10 +383,21 @@ mod tests {
             ("d365fo.interactive.httptimeoutseconds", "5"),
         ];
         let s = resolve(&[], &[], &stored).unwrap();
-        assert_eq!((s.authority.as_str(), s.endpoint, s.no_browser, s.no_browser_source, s.http_timeout.as_secs()), ("https://login.microsoftonline.us", EndpointVersion::V2, true, Source::Stored, 5));
-        let env = [("D365FO_AUTHORITY", "http://127.0.0.1:9/"), ("D365FO_ENDPOINT_VERSION", "V1"), ("D365FO_NO_BROWSER", "0"), ("D365FO_CLIENT_ID", "00000000-0000-0000-0000-000000000002")];
+        assert_eq!(
+            (s.authority.as_str(), s.endpoint, s.no_browser, s.no_browser_source, s.http_timeout.as_secs()),
+            ("https://login.microsoftonline.us", EndpointVersion::V2, true, Source::Stored, 5)
+        );
+        let env = [
+            ("D365FO_AUTHORITY", "http://127.0.0.1:9/"),
+            ("D365FO_ENDPOINT_VERSION", "V1"),
+            ("D365FO_NO_BROWSER", "0"),
+            ("D365FO_CLIENT_ID", "00000000-0000-0000-0000-000000000002"),
+        ];
         let s = resolve(&[], &env, &stored).unwrap();
-        assert_eq!((s.authority.as_str(), s.endpoint, s.client_id.as_str(), s.no_browser), ("http://127.0.0.1:9", EndpointVersion::V1, "00000000-0000-0000-0000-000000000002", false));
+        assert_eq!(
+            (s.authority.as_str(), s.endpoint, s.client_id.as_str(), s.no_browser),
+            ("http://127.0.0.1:9", EndpointVersion::V1, "00000000-0000-0000-0000-000000000002", false)
+        );
         let s = resolve(&[("authority", "https://a.example"), ("no_browser", "true")], &env, &stored).unwrap();
         assert_eq!((s.authority.as_str(), s.no_browser, s.no_browser_source), ("https://a.example", true, Source::Request));
         // Empty values count as unset at every level.

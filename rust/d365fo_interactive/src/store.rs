@@ -356,7 +356,17 @@ mod registry {
         let mut disposition = 0u32;
         // SAFETY: path is NUL-terminated; key receives a handle closed below.
         let rc = unsafe {
-            RegCreateKeyExW(HKEY_CURRENT_USER as Hkey, path.as_ptr(), 0, std::ptr::null(), 0, KEY_WRITE, std::ptr::null(), &mut key, &mut disposition)
+            RegCreateKeyExW(
+                HKEY_CURRENT_USER as Hkey,
+                path.as_ptr(),
+                0,
+                std::ptr::null(),
+                0,
+                KEY_WRITE,
+                std::ptr::null(),
+                &mut key,
+                &mut disposition,
+            )
         };
         if rc != ERROR_SUCCESS {
             return Err(failed("be created", rc));
@@ -408,8 +418,14 @@ mod tests {
     #[cfg(not(windows))]
     #[test]
     fn the_store_is_where_psframework_keeps_user_settings() {
-        assert_eq!(Store::locate(&env_of(&[("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")])).unwrap(), Store::File("/x/PowerShell/PSFramework/psf_config.json".into()));
-        assert_eq!(Store::locate(&env_of(&[("HOME", "/h")])).unwrap(), Store::File("/h/.config/PowerShell/PSFramework/psf_config.json".into()));
+        assert_eq!(
+            Store::locate(&env_of(&[("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")])).unwrap(),
+            Store::File("/x/PowerShell/PSFramework/psf_config.json".into())
+        );
+        assert_eq!(
+            Store::locate(&env_of(&[("HOME", "/h")])).unwrap(),
+            Store::File("/h/.config/PowerShell/PSFramework/psf_config.json".into())
+        );
         assert_eq!(Store::locate(&env_of(&[("D365FO_CONFIG_FILE", "/f.json"), ("HOME", "/h")])).unwrap(), Store::File("/f.json".into()));
         assert!(Store::locate(&env_of(&[])).is_err());
     }
@@ -423,11 +439,12 @@ mod tests {
         let stale = path.parent().map(|p| p.join(".psf_config.json.999999.d365fo-tmp"));
         store.update(|_| Ok((vec![("a.b".to_string(), Some(NewValue::Text("1".into())))], ()))).unwrap();
         std::fs::write(stale.as_ref().unwrap(), b"half").unwrap();
-        store.update(|e| {
-            assert_eq!(crate::psf::lookup(e, "A.B"), Some(&Stored::Text("1".into())));
-            Ok((vec![("a.b".to_string(), None), ("c.d".to_string(), Some(NewValue::Bool(true)))], ()))
-        })
-        .unwrap();
+        store
+            .update(|e| {
+                assert_eq!(crate::psf::lookup(e, "A.B"), Some(&Stored::Text("1".into())));
+                Ok((vec![("a.b".to_string(), None), ("c.d".to_string(), Some(NewValue::Bool(true)))], ()))
+            })
+            .unwrap();
         assert!(!stale.unwrap().exists(), "a stale temporary file was left");
         let entries = store.read().unwrap();
         assert_eq!(entries, vec![("c.d".to_string(), Stored::Text("true".into()))]);

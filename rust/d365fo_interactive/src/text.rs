@@ -53,11 +53,8 @@ pub fn first_line(s: &str, max_chars: usize) -> String {
 
 /// A value echoed in an error message: unsafe characters shown escaped, at most 100 characters.
 pub fn printable(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .take(100)
-        .flat_map(|c| if is_safe_char(c) { vec![c] } else { c.escape_unicode().collect::<Vec<_>>() })
-        .collect();
+    let mut out: String =
+        s.chars().take(100).flat_map(|c| if is_safe_char(c) { vec![c] } else { c.escape_unicode().collect::<Vec<_>>() }).collect();
     if s.chars().count() > 100 {
         out.push('…');
     }
@@ -67,10 +64,7 @@ pub fn printable(s: &str) -> String {
 /// A user code a person can read and type: 1 to 32 ASCII letters, digits, '-' or spaces (not leading or
 /// trailing). Anything else is refused rather than shown.
 pub fn is_plain_user_code(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 32
-        && s.trim() == s
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ' ')
+    !s.is_empty() && s.len() <= 32 && s.trim() == s && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ' ')
 }
 
 /// Largest access token accepted (JWTs with many group claims reach several kilobytes; nothing real is near this).

@@ -111,12 +111,9 @@ fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
     };
     let port = match port {
         None => None,
-        Some(p) => Some(
-            p.parse::<u16>()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| format!("the port '{}' is not a port number", printable(p)))?,
-        ),
+        Some(p) => {
+            Some(p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| format!("the port '{}' is not a port number", printable(p)))?)
+        }
     };
     Ok((host, port))
 }
@@ -139,9 +136,9 @@ pub fn timeout_secs(v: Option<i64>) -> CoreResult<u64> {
     match v {
         None => Ok(DEFAULT_TIMEOUT_SECS),
         Some(n) if (1..=MAX_TIMEOUT_SECS).contains(&n) => Ok(n as u64),
-        Some(n) => Err(CoreError::invalid(format!(
-            "the timeout must be between 1 and {MAX_TIMEOUT_SECS} seconds; {n} was given (-Timeout)"
-        ))),
+        Some(n) => {
+            Err(CoreError::invalid(format!("the timeout must be between 1 and {MAX_TIMEOUT_SECS} seconds; {n} was given (-Timeout)")))
+        }
     }
 }
 
@@ -149,16 +146,16 @@ pub fn timeout_secs(v: Option<i64>) -> CoreResult<u64> {
 pub fn tenant(s: &str) -> CoreResult<String> {
     let bad = |why: String| Err(CoreError::invalid(format!("the tenant '{}' is not valid: {why}", printable(s))));
     if s.is_empty() {
-        return Err(CoreError::invalid(
-            "the tenant is empty; give a tenant id (GUID) or a domain such as contoso.onmicrosoft.com",
-        ));
+        return Err(CoreError::invalid("the tenant is empty; give a tenant id (GUID) or a domain such as contoso.onmicrosoft.com"));
     }
     if s.len() > 253 {
         return bad("it is longer than 253 characters".into());
     }
     if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
         let what = match c {
-            '/' | '?' | '#' | '%' | '\\' => format!("it contains '{c}', which would change the address"),
+            '/' | '?' | '#' | '%' | '\\' => {
+                format!("it contains '{c}', which would change the address")
+            }
             c if c.is_whitespace() => "it contains a space".into(),
             c if c.is_control() => "it contains a control character".into(),
             c if !c.is_ascii() => "it contains non-ASCII characters".into(),
@@ -181,9 +178,7 @@ pub fn tenant(s: &str) -> CoreResult<String> {
 pub fn resource_url(s: &str) -> CoreResult<String> {
     let trimmed = s.strip_suffix('/').unwrap_or(s);
     if trimmed.is_empty() {
-        return Err(CoreError::invalid(
-            "the Url is empty; give the environment URL, e.g. https://contoso.operations.dynamics.com",
-        ));
+        return Err(CoreError::invalid("the Url is empty; give the environment URL, e.g. https://contoso.operations.dynamics.com"));
     }
     parse_http_url(trimmed)
         .map_err(|why| CoreError::invalid(format!("the Url '{}' is not an absolute http(s) URL: {why}", printable_url(s))))?;
@@ -194,9 +189,8 @@ pub fn resource_url(s: &str) -> CoreResult<String> {
 /// trailing '/' removed.
 pub fn system_url(s: &str) -> CoreResult<String> {
     let trimmed = s.strip_suffix('/').unwrap_or(s);
-    let u = parse_http_url(trimmed).map_err(|why| {
-        CoreError::invalid(format!("the SystemUrl '{}' is not an absolute http(s) URL: {why}", printable_url(s)))
-    })?;
+    let u = parse_http_url(trimmed)
+        .map_err(|why| CoreError::invalid(format!("the SystemUrl '{}' is not an absolute http(s) URL: {why}", printable_url(s))))?;
     if u.scheme == "http" && !u.is_loopback() {
         return Err(CoreError::invalid(format!(
             "the SystemUrl '{}' uses plain http to a host that is not this machine; use https",
@@ -214,10 +208,7 @@ pub fn authority(s: &str, source: &str) -> CoreResult<(String, HttpUrl)> {
         CoreError::invalid(format!("the authority '{}' ({source}) is not an absolute http(s) URL: {why}", printable_url(s)))
     })?;
     if u.rest.contains(['?', '#']) {
-        return Err(CoreError::invalid(format!(
-            "the authority '{}' ({source}) must not have a query or fragment",
-            printable_url(s)
-        )));
+        return Err(CoreError::invalid(format!("the authority '{}' ({source}) must not have a query or fragment", printable_url(s))));
     }
     if u.scheme == "http" && !u.is_loopback() {
         return Err(CoreError::invalid(format!(
@@ -244,8 +235,7 @@ pub fn client_id(s: &str, source: &str) -> CoreResult<String> {
 /// 8-4-4-4-12 hexadecimal digits.
 pub fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+    parts.len() == 5 && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// `v1` or `v2` (also `1`, `2`, `1.0`, `2.0`), any case.
@@ -268,9 +258,11 @@ pub fn flag(s: &str, source: &str) -> CoreResult<bool> {
 
 /// A whole number of seconds within `min..=max`.
 pub fn seconds(s: &str, min: u64, max: u64, source: &str) -> CoreResult<u64> {
-    s.trim().parse::<u64>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
-        CoreError::invalid(format!("{source} is '{}'; use a whole number of seconds from {min} to {max}", printable(s)))
-    })
+    s.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| CoreError::invalid(format!("{source} is '{}'; use a whole number of seconds from {min} to {max}", printable(s))))
 }
 
 /// A proxy URL (http or https proxies; `host:port` means http). Returned with its scheme.
@@ -278,10 +270,7 @@ pub fn proxy_url(p: &str, source: &str) -> CoreResult<String> {
     let p = p.trim();
     let with_scheme = if p.contains("://") { p.to_string() } else { format!("http://{p}") };
     if let Some(scheme) = with_scheme.split("://").next().filter(|s| s.to_ascii_lowercase().starts_with("socks")) {
-        return Err(CoreError::invalid(format!(
-            "{source}: {} proxies are not supported; use an http proxy",
-            printable(scheme)
-        )));
+        return Err(CoreError::invalid(format!("{source}: {} proxies are not supported; use an http proxy", printable(scheme))));
     }
     // Credentials are allowed in a proxy URL (http://user:pass@proxy:3128); check the rest without them.
     let without_credentials = match with_scheme.split_once("://") {
@@ -403,7 +392,15 @@ mod tests {
         assert_eq!(authority("https://login.microsoftonline.com/", "test").unwrap().0, "https://login.microsoftonline.com");
         let e = authority("http://login.microsoftonline.com", "D365FO_AUTHORITY").unwrap_err();
         assert!(e.message.contains("plain http") && e.message.contains("D365FO_AUTHORITY"), "{}", e.message);
-        for bad in ["https://x/?a=b", "http://127.0.0.1.evil.com", "http://localhost.evil.com", "https://user:pw@login.example", "ftp://x", "https://", "https://a b"] {
+        for bad in [
+            "https://x/?a=b",
+            "http://127.0.0.1.evil.com",
+            "http://localhost.evil.com",
+            "https://user:pw@login.example",
+            "ftp://x",
+            "https://",
+            "https://a b",
+        ] {
             assert!(authority(bad, "t").is_err(), "{bad}");
         }
     }
@@ -481,7 +478,15 @@ mod tests {
     #[test]
     fn configuration_names() {
         assert_eq!(config_name(" UAT ").unwrap(), "UAT");
-        for (bad, why) in [("", "missing"), ("   ", "missing"), ("a*", "wildcard"), ("a?", "wildcard"), ("[a]", "wildcard"), ("a/b", "not valid"), ("a\u{7}", "not valid")] {
+        for (bad, why) in [
+            ("", "missing"),
+            ("   ", "missing"),
+            ("a*", "wildcard"),
+            ("a?", "wildcard"),
+            ("[a]", "wildcard"),
+            ("a/b", "not valid"),
+            ("a\u{7}", "not valid"),
+        ] {
             assert!(config_name(bad).unwrap_err().message.contains(why), "{bad:?}");
         }
     }

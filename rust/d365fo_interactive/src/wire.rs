@@ -86,13 +86,17 @@ impl OAuthError {
 /// OAuth error's meaning. The authority's own words follow it in messages.
 pub fn plain_cause(e: &OAuthError) -> &'static str {
     let known = match e.aadsts.as_deref().unwrap_or("") {
-        "AADSTS7000218" => Some("the application (client id) may not use the device code flow: in its app registration allow public client flows, or use another client id"),
+        "AADSTS7000218" => Some(
+            "the application (client id) may not use the device code flow: in its app registration allow public client flows, or use another client id",
+        ),
         "AADSTS700016" => Some("the application (client id) is not known in this tenant"),
         "AADSTS90002" | "AADSTS900023" => Some("the tenant was not found; check -Tenant"),
         "AADSTS50196" => Some("the authority saw too many requests in a short time (loop detection); wait a minute and try again"),
         "AADSTS65001" | "AADSTS65002" => Some("the application needs consent for this resource in this tenant"),
         "AADSTS53003" => Some("a Conditional Access policy of the tenant blocked the sign-in"),
-        "AADSTS50097" | "AADSTS53000" | "AADSTS530033" => Some("the tenant requires a registered or compliant device, which a device code sign-in cannot prove"),
+        "AADSTS50097" | "AADSTS53000" | "AADSTS530033" => {
+            Some("the tenant requires a registered or compliant device, which a device code sign-in cannot prove")
+        }
         "AADSTS500011" => Some("the resource (-Url) is not known in this tenant; check the environment URL"),
         "AADSTS50076" | "AADSTS50079" => Some("multi-factor authentication is required"),
         "AADSTS70000" | "AADSTS70018" | "AADSTS54005" => Some("the authority did not accept the code"),
@@ -119,7 +123,10 @@ pub enum TokenReply {
     Declined(OAuthError),
     Expired(OAuthError),
     /// 429, 5xx, temporarily_unavailable: worth another try; `retry_after` from the header.
-    Transient { error: CoreError, retry_after: Option<u64> },
+    Transient {
+        error: CoreError,
+        retry_after: Option<u64>,
+    },
     /// Stop with this error.
     Fatal(CoreError),
 }
@@ -144,11 +151,7 @@ pub fn oauth_error(obj: &Map<String, Value>, http_status: u16, secrets: &[&str])
     let full_description = obj.get("error_description").and_then(Value::as_str).unwrap_or("");
     let description = Some(redact(&first_line(full_description, MAX_DESCRIPTION_CHARS), secrets)).filter(|d| !d.is_empty());
     let aadsts = aadsts_in(full_description).or_else(|| {
-        obj.get("error_codes")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first())
-            .and_then(Value::as_u64)
-            .map(|n| format!("AADSTS{n}"))
+        obj.get("error_codes").and_then(Value::as_array).and_then(|a| a.first()).and_then(Value::as_u64).map(|n| format!("AADSTS{n}"))
     });
     Some(OAuthError { error, description, aadsts, http_status })
 }
@@ -189,8 +192,7 @@ fn clamp_noted(n: u64, (min, max): (u64, u64), what: &str, notes: &mut Vec<Strin
 }
 
 fn is_html(reply: &HttpReply, text: &str) -> bool {
-    reply.content_type.as_deref().is_some_and(|c| c.to_ascii_lowercase().contains("html"))
-        || text.trim_start().get(..1) == Some("<")
+    reply.content_type.as_deref().is_some_and(|c| c.to_ascii_lowercase().contains("html")) || text.trim_start().get(..1) == Some("<")
 }
 
 fn html_title(text: &str) -> Option<String> {
@@ -334,7 +336,9 @@ pub fn parse_device_code(reply: &HttpReply, host: &str) -> CoreResult<DeviceCode
             DEFAULT_POLL_INTERVAL_SECS
         }
         Some(v) => match seconds(v) {
-            None => return Err(protocol(format!("the device code response from {host} has an interval that is not a number"), s)),
+            None => {
+                return Err(protocol(format!("the device code response from {host} has an interval that is not a number"), s));
+            }
             Some(0) => {
                 notes.push(format!("the authority sent interval 0; polling every {DEFAULT_POLL_INTERVAL_SECS} seconds"));
                 DEFAULT_POLL_INTERVAL_SECS
@@ -367,12 +371,18 @@ pub fn parse_token_set(obj: Map<String, Value>, host: &str, status: u16) -> Core
                 status,
             ));
         }
-        Some(_) => return Err(protocol(format!("the token response from {host} has an access_token that is not a string"), status)),
-        None => return Err(protocol(format!("the token response from {host} has no access_token"), status)),
+        Some(_) => {
+            return Err(protocol(format!("the token response from {host} has an access_token that is not a string"), status));
+        }
+        None => {
+            return Err(protocol(format!("the token response from {host} has no access_token"), status));
+        }
     };
     let mut notes = Vec::new();
     let refresh_token = match obj.get("refresh_token") {
-        Some(Value::String(t)) if !t.is_empty() && t.len() <= text::MAX_TOKEN_CHARS && t.chars().all(|c| c.is_ascii_graphic()) => Some(t.clone()),
+        Some(Value::String(t)) if !t.is_empty() && t.len() <= text::MAX_TOKEN_CHARS && t.chars().all(|c| c.is_ascii_graphic()) => {
+            Some(t.clone())
+        }
         None | Some(Value::Null) => None,
         Some(_) => {
             notes.push("the authority's refresh token is not plain text; it is not kept (the next sign-in is interactive)".into());
@@ -396,7 +406,9 @@ pub fn classify_token_reply(reply: &HttpReply, host: &str, secrets: &[&str]) -> 
     let s = reply.status;
     let obj = match json_object(reply, host) {
         Ok(v) => v,
-        Err(e) if is_transient_status(s) => return TokenReply::Transient { error: e, retry_after: reply.retry_after },
+        Err(e) if is_transient_status(s) => {
+            return TokenReply::Transient { error: e, retry_after: reply.retry_after };
+        }
         Err(e) => return TokenReply::Fatal(e),
     };
     if let Some(err) = oauth_error(&obj, s, secrets) {
@@ -467,22 +479,39 @@ mod tests {
     use serde_json::json;
 
     fn reply(status: u16, body: &str) -> HttpReply {
-        HttpReply { status, content_type: Some("application/json; charset=utf-8".into()), body: body.as_bytes().to_vec(), ..Default::default() }
+        HttpReply {
+            status,
+            content_type: Some("application/json; charset=utf-8".into()),
+            body: body.as_bytes().to_vec(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn v1_device_code_with_string_numbers_and_verification_url() {
-        let r = reply(200, r#"{"user_code":"EZ2KYPAW4","device_code":"EAAABAAEAiL9Kn2Z27Uubv","verification_url":"https://aka.ms/devicelogin","expires_in":"900","interval":"5","message":"To sign in, use a web browser to open the page https://aka.ms/devicelogin. Enter the code EZ2KYPAW4 to authenticate."}"#);
+        let r = reply(
+            200,
+            r#"{"user_code":"EZ2KYPAW4","device_code":"EAAABAAEAiL9Kn2Z27Uubv","verification_url":"https://aka.ms/devicelogin","expires_in":"900","interval":"5","message":"To sign in, use a web browser to open the page https://aka.ms/devicelogin. Enter the code EZ2KYPAW4 to authenticate."}"#,
+        );
         let d = parse_device_code(&r, "h").unwrap();
-        assert_eq!((d.user_code.as_str(), d.verification_url.as_str(), d.expires_in, d.interval), ("EZ2KYPAW4", "https://aka.ms/devicelogin", 900, 5));
+        assert_eq!(
+            (d.user_code.as_str(), d.verification_url.as_str(), d.expires_in, d.interval),
+            ("EZ2KYPAW4", "https://aka.ms/devicelogin", 900, 5)
+        );
         assert!(d.message.contains("EZ2KYPAW4") && d.notes.is_empty());
     }
 
     #[test]
     fn v2_device_code_with_int_numbers_and_verification_uri() {
-        let r = reply(200, r#"{"user_code":"ABC","device_code":"DCDCDC","verification_uri":"https://microsoft.com/devicelogin","expires_in":900,"interval":5,"message":"m"}"#);
+        let r = reply(
+            200,
+            r#"{"user_code":"ABC","device_code":"DCDCDC","verification_uri":"https://microsoft.com/devicelogin","expires_in":900,"interval":5,"message":"m"}"#,
+        );
         let d = parse_device_code(&r, "h").unwrap();
-        assert_eq!((d.verification_url.as_str(), d.expires_in, d.interval, d.message.as_str()), ("https://microsoft.com/devicelogin", 900, 5, "m"));
+        assert_eq!(
+            (d.verification_url.as_str(), d.expires_in, d.interval, d.message.as_str()),
+            ("https://microsoft.com/devicelogin", 900, 5, "m")
+        );
     }
 
     #[test]
@@ -517,7 +546,9 @@ mod tests {
             ("99999999999999999999999", "1e3", 86_400, 0),
             ("900", "3600", 900, 60),
         ] {
-            let body = format!(r#"{{"user_code":"U","device_code":"D","verification_uri":"https://x","expires_in":"{expires}","interval":"{interval}"}}"#);
+            let body = format!(
+                r#"{{"user_code":"U","device_code":"D","verification_uri":"https://x","expires_in":"{expires}","interval":"{interval}"}}"#
+            );
             match parse_device_code(&reply(200, &body), "h") {
                 Ok(d) => {
                     assert_eq!((d.expires_in, d.interval), (want_e, want_i), "{body}");
@@ -526,7 +557,8 @@ mod tests {
                 Err(e) => assert!(want_i == 0 && e.message.contains("interval"), "{}", e.message),
             }
         }
-        let body = r#"{"user_code":"U","device_code":"D","verification_uri":"https://x","expires_in":1e300,"interval":1.8446744073709552e19}"#;
+        let body =
+            r#"{"user_code":"U","device_code":"D","verification_uri":"https://x","expires_in":1e300,"interval":1.8446744073709552e19}"#;
         let d = parse_device_code(&reply(200, body), "h").unwrap();
         assert_eq!((d.expires_in, d.interval), (86_400, 60));
     }
@@ -544,7 +576,10 @@ mod tests {
 
     #[test]
     fn device_code_errors_arrive_even_with_status_200() {
-        let r = reply(200, r#"{"error":"invalid_client","error_description":"AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.\r\nTrace ID: t\r\nCorrelation ID: c\r\nTimestamp: 2024-01-01 00:00:00Z","error_codes":[7000218]}"#);
+        let r = reply(
+            200,
+            r#"{"error":"invalid_client","error_description":"AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.\r\nTrace ID: t\r\nCorrelation ID: c\r\nTimestamp: 2024-01-01 00:00:00Z","error_codes":[7000218]}"#,
+        );
         let e = parse_device_code(&r, "h").unwrap_err();
         assert_eq!(e.code, Code::AuthorityError);
         assert_eq!(e.details["error"], json!("invalid_client"));
@@ -556,7 +591,13 @@ mod tests {
 
     #[test]
     fn error_text_from_the_authority_is_made_safe() {
-        let r = reply(400, &format!(r#"{{"error":"bad\u001b[31m\u202e","error_description":"AADSTS1: \u001b]8;;http://evil\u0007click{}"}}"#, "w".repeat(10_000)));
+        let r = reply(
+            400,
+            &format!(
+                r#"{{"error":"bad\u001b[31m\u202e","error_description":"AADSTS1: \u001b]8;;http://evil\u0007click{}"}}"#,
+                "w".repeat(10_000)
+            ),
+        );
         match classify_token_reply(&r, "h", &[]) {
             TokenReply::Fatal(e) => {
                 assert!(e.message.chars().all(text::is_safe_char), "{}", e.message);
@@ -568,9 +609,16 @@ mod tests {
 
     #[test]
     fn refusals_name_the_cause_in_plain_words() {
-        let r = reply(401, r#"{"error":"invalid_client","error_description":"AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.\r\nTrace ID: t"}"#);
+        let r = reply(
+            401,
+            r#"{"error":"invalid_client","error_description":"AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.\r\nTrace ID: t"}"#,
+        );
         let TokenReply::Fatal(e) = classify_token_reply(&r, "h", &[]) else { panic!() };
-        assert!(e.message.starts_with("the sign-in was refused: the application (client id) may not use the device code flow"), "{}", e.message);
+        assert!(
+            e.message.starts_with("the sign-in was refused: the application (client id) may not use the device code flow"),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("AADSTS7000218") && !e.message.contains('{'), "{}", e.message);
         let r = reply(400, r#"{"error":"invalid_request","error_description":"AADSTS90002: Tenant 'x' not found."}"#);
         let e = parse_device_code(&r, "h").unwrap_err();
@@ -581,7 +629,9 @@ mod tests {
 
     #[test]
     fn token_replies_map_to_the_loop() {
-        let err = |e: &str| reply(400, &format!(r#"{{"error":"{e}","error_description":"AADSTS70016: x\r\nTrace ID: t","error_codes":[70016]}}"#));
+        let err = |e: &str| {
+            reply(400, &format!(r#"{{"error":"{e}","error_description":"AADSTS70016: x\r\nTrace ID: t","error_codes":[70016]}}"#))
+        };
         assert!(matches!(classify_token_reply(&err("authorization_pending"), "h", &[]), TokenReply::Pending));
         assert!(matches!(classify_token_reply(&err("slow_down"), "h", &[]), TokenReply::SlowDown));
         assert!(matches!(classify_token_reply(&err("authorization_declined"), "h", &[]), TokenReply::Declined(_)));
@@ -614,7 +664,10 @@ mod tests {
             assert_eq!(t.lifetime_secs, want, "{body}");
         }
         let far = crate::clock::unix_now() + 100;
-        let TokenReply::Token(t) = classify_token_reply(&reply(200, &format!(r#"{{"access_token":"a","expires_on":"{far}"}}"#)), "h", &[]) else { panic!() };
+        let TokenReply::Token(t) = classify_token_reply(&reply(200, &format!(r#"{{"access_token":"a","expires_on":"{far}"}}"#)), "h", &[])
+        else {
+            panic!()
+        };
         assert!((99..=100).contains(&t.lifetime_secs));
         assert!(matches!(classify_token_reply(&reply(200, r#"{"token_type":"Bearer"}"#), "h", &[]), TokenReply::Fatal(_)));
         assert!(matches!(classify_token_reply(&reply(200, r#"{"access_token":5}"#), "h", &[]), TokenReply::Fatal(_)));
@@ -651,7 +704,9 @@ mod tests {
         let mut html = reply(502, "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head></html>");
         html.content_type = Some("text/html".into());
         match classify_token_reply(&html, "h", &[]) {
-            TokenReply::Transient { error, .. } => assert!(error.message.contains("HTML page (\"502 Bad Gateway\") instead of JSON"), "{}", error.message),
+            TokenReply::Transient { error, .. } => {
+                assert!(error.message.contains("HTML page (\"502 Bad Gateway\") instead of JSON"), "{}", error.message)
+            }
             other => panic!("{other:?}"),
         }
         match classify_token_reply(&reply(200, r#"{"access_token": "abc", "#), "h", &[]) {
@@ -691,8 +746,15 @@ mod tests {
 
     #[test]
     fn refresh_replies() {
-        assert!(matches!(classify_refresh_reply(&reply(200, r#"{"access_token":"n.e.w","refresh_token":"R2","expires_in":3599}"#), "h", &[]), RefreshReply::Token(_)));
-        match classify_refresh_reply(&reply(400, r#"{"error":"invalid_grant","error_description":"AADSTS700082: expired\r\nTrace ID: x"}"#), "h", &["OLD-RT"]) {
+        assert!(matches!(
+            classify_refresh_reply(&reply(200, r#"{"access_token":"n.e.w","refresh_token":"R2","expires_in":3599}"#), "h", &[]),
+            RefreshReply::Token(_)
+        ));
+        match classify_refresh_reply(
+            &reply(400, r#"{"error":"invalid_grant","error_description":"AADSTS700082: expired\r\nTrace ID: x"}"#),
+            "h",
+            &["OLD-RT"],
+        ) {
             RefreshReply::Refused(e) => assert_eq!((e.error.as_str(), e.aadsts.as_deref()), ("invalid_grant", Some("AADSTS700082"))),
             _ => panic!("refused expected"),
         }

@@ -85,11 +85,8 @@ fn the_exported_functions_are_the_ones_the_header_declares_and_csharp_binds() {
     let h = read("rust/d365fo_interactive/include/d365fo_interactive.h");
     let ffi = read("rust/d365fo_interactive/src/ffi.rs");
     let cs = read("dotnet-shim/src/Native.cs");
-    let exported: Vec<String> = ffi
-        .split("extern \"C\" fn ")
-        .skip(1)
-        .filter_map(|rest| rest.split('(').next().map(str::to_string))
-        .collect();
+    let exported: Vec<String> =
+        ffi.split("extern \"C\" fn ").skip(1).filter_map(|rest| rest.split('(').next().map(str::to_string)).collect();
     assert!(exported.len() >= 7, "{exported:?}");
     for f in &exported {
         assert!(h.contains(&format!("{f}(")), "{f} is exported but not declared in the header");

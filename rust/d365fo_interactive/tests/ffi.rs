@@ -90,7 +90,12 @@ fn every_operation_answers_through_the_abi() {
     let (rc, s) = call(r#"{"op":"settings_set","values":{"NoBrowser":true},"reset":["ClientId"]}"#, 0, None, ptr::null_mut());
     assert_eq!(rc, OK, "{s}");
     assert_eq!(s["changes"][0]["full_name"], "d365fo.interactive.clientid");
-    let (rc, c) = call(r#"{"op":"config_add","name":"Abi","url":"https://abi.example.com","tenant":"contoso.onmicrosoft.com"}"#, 0, None, ptr::null_mut());
+    let (rc, c) = call(
+        r#"{"op":"config_add","name":"Abi","url":"https://abi.example.com","tenant":"contoso.onmicrosoft.com"}"#,
+        0,
+        None,
+        ptr::null_mut(),
+    );
     assert_eq!(rc, OK, "{c}");
     let (rc, c) = call(r#"{"op":"config_set_active","name":"abi"}"#, 0, None, ptr::null_mut());
     assert_eq!((rc, c["configs"][0]["name"].as_str()), (OK, Some("Abi")));
@@ -125,7 +130,8 @@ fn a_full_sign_in_through_the_abi_with_events_on_the_calling_thread_then_reuse()
     assert!(token["response"]["expires_in"].is_string(), "v1 keeps its strings in the raw response");
     let me = std::thread::current().id();
     assert!(events.iter().all(|(_, t)| *t == me), "every callback ran on the calling thread");
-    let kinds: Vec<String> = events.iter().map(|(e, _)| serde_json::from_str::<Value>(e).unwrap()["event"].as_str().unwrap().to_string()).collect();
+    let kinds: Vec<String> =
+        events.iter().map(|(e, _)| serde_json::from_str::<Value>(e).unwrap()["event"].as_str().unwrap().to_string()).collect();
     for k in ["code_issued", "clipboard", "browser", "tick", "log"] {
         assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
     }

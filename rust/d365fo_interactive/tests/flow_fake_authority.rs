@@ -47,7 +47,12 @@ fn run_with(req: &str, clock: &dyn Clock, cancel: &CancelToken) -> Outcome {
     let mut events = Vec::new();
     let started = Instant::now();
     let env = test_env();
-    let r = handle_with(req, cancel, &mut |e| events.push(serde_json::to_value(&e).expect("event is JSON")), &Seams { env: &env, clock, transport: None });
+    let r = handle_with(
+        req,
+        cancel,
+        &mut |e| events.push(serde_json::to_value(&e).expect("event is JSON")),
+        &Seams { env: &env, clock, transport: None },
+    );
     let result = r.map(|t| serde_json::from_str::<Value>(&t).expect("answer is JSON")["response"].clone());
     Outcome { result, events, took: started.elapsed() }
 }
@@ -140,7 +145,9 @@ fn v2_sign_in_uses_scope_and_returns_integer_fields() {
     assert_eq!(log[0]["form"]["scope"], "https://contoso.operations.dynamics.com/.default offline_access");
     assert_eq!(log[0]["form"]["client_id"], "11111111-2222-3333-4444-555555555555");
     let polls = token_polls(&fa);
-    assert!(polls.iter().all(|p| p["path"] == "/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token" && p["form"].get("resource").is_none()));
+    assert!(
+        polls.iter().all(|p| p["path"] == "/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token" && p["form"].get("resource").is_none())
+    );
     assert_no_secrets(&fa, &o);
 }
 
@@ -364,12 +371,18 @@ fn authority_errors_carry_error_description_and_aadsts() {
     let o = run(&request(&fa, "devicecode-error-200.scenario.test", "v2", json!({})));
     let e = err(&o);
     assert_eq!(e.code, Code::AuthorityError);
-    assert_eq!((e.details["error"].as_str(), e.details["aadsts"].as_str(), e.details["http_status"].as_u64()), (Some("invalid_client"), Some("AADSTS700016"), Some(200)));
+    assert_eq!(
+        (e.details["error"].as_str(), e.details["aadsts"].as_str(), e.details["http_status"].as_u64()),
+        (Some("invalid_client"), Some("AADSTS700016"), Some(200))
+    );
     assert!(e.details["error_description"].as_str().unwrap().starts_with("AADSTS700016: Application with identifier"));
 
     let o = run(&request(&fa, "invalid-client.scenario.test", "v1", json!({})));
     let e = err(&o);
-    assert_eq!((e.code, e.details["aadsts"].as_str(), e.details["http_status"].as_u64()), (Code::AuthorityError, Some("AADSTS7000218"), Some(401)));
+    assert_eq!(
+        (e.code, e.details["aadsts"].as_str(), e.details["http_status"].as_u64()),
+        (Code::AuthorityError, Some("AADSTS7000218"), Some(401))
+    );
 
     let o = run(&request(&fa, "loop-detected.scenario.test", "v1", json!({})));
     assert_eq!(err(&o).details["aadsts"], "AADSTS50196");

@@ -32,7 +32,8 @@ fn a_panic_in_the_middle_of_a_sign_in_is_code_99_after_the_code_was_shown_and_th
     let _g = serial();
     let fa = FakeAuthority::start(Options { interval: 1, ..Options::default() }).expect("fake authority");
     let mut events: Vec<(String, std::thread::ThreadId)> = Vec::new();
-    let (rc, e) = call(&sign_in_request(&fa.base_url(), "panic-after-code.hook.test"), 0, Some(collect), &mut events as *mut _ as *mut c_void);
+    let (rc, e) =
+        call(&sign_in_request(&fa.base_url(), "panic-after-code.hook.test"), 0, Some(collect), &mut events as *mut _ as *mut c_void);
     assert_eq!(rc, PANIC, "{e}");
     assert!(events.iter().any(|(ev, _)| ev.contains("\"code_issued\"")), "{events:?}");
     let (rc, e) = call(&sign_in_request(&fa.base_url(), "panic.hook.test"), 0, None, ptr::null_mut());

@@ -24,11 +24,56 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A test CA, and a certificate it signs for login.test.invalid.
 fn certificates(dir: &Path) {
-    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=d365fo.interactive proxy test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=d365fo.interactive proxy test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
     openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", &format!("/CN={NAME}")]);
-    std::fs::write(dir.join("server.ext"), format!("subjectAltName=DNS:{NAME}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")).unwrap();
-    openssl(dir, &["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext"]);
+    std::fs::write(
+        dir.join("server.ext"),
+        format!(
+            "subjectAltName=DNS:{NAME}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+        ),
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    );
 }
 
 fn sign_in(env: &dyn Fn(&str) -> Option<String>, authority: &str) -> Result<Value, d365fo_interactive::error::CoreError> {
@@ -42,8 +87,12 @@ fn sign_in(env: &dyn Fn(&str) -> Option<String>, authority: &str) -> Result<Valu
 fn a_sign_in_goes_through_the_proxy_to_a_named_authority_verified_by_the_given_ca() {
     let dir: PathBuf = tempfile::tempdir().unwrap().keep_dir();
     certificates(&dir);
-    let fa = FakeAuthority::start(Options { interval: 1, tls: Some((dir.join("server.pem"), dir.join("server.key"))), ..Options::default() }).unwrap();
-    let proxy = FakeProxy::start(ProxyOptions { map_hosts: vec![(NAME.into(), format!("127.0.0.1:{}", fa.port()))], ..ProxyOptions::default() }).unwrap();
+    let fa =
+        FakeAuthority::start(Options { interval: 1, tls: Some((dir.join("server.pem"), dir.join("server.key"))), ..Options::default() })
+            .unwrap();
+    let proxy =
+        FakeProxy::start(ProxyOptions { map_hosts: vec![(NAME.into(), format!("127.0.0.1:{}", fa.port()))], ..ProxyOptions::default() })
+            .unwrap();
     let authority = format!("https://{NAME}:{}", fa.port());
     let store = dir.join("config");
     let env = |k: &str| match k {

@@ -38,7 +38,12 @@ fn every_recorded_answer_ends_as_the_real_service_meant_it() {
             "url": "https://contoso.operations.dynamics.com", "timeout_secs": 30, "authority": fa.base_url(),
             "endpoint_version": format!("{:?}", a.version).to_lowercase(), "no_browser": true, "no_clipboard": true, "http_timeout_secs": 5});
         let mut events = Vec::new();
-        let got = handle_with(&request.to_string(), &CancelToken::new(), &mut |e| events.push(e), &Seams { env: &env, clock: &RealClock, transport: None });
+        let got = handle_with(
+            &request.to_string(),
+            &CancelToken::new(),
+            &mut |e| events.push(e),
+            &Seams { env: &env, clock: &RealClock, transport: None },
+        );
         match (expected(a.name), got) {
             (Ok(source), Ok(answer)) => {
                 let v: Value = serde_json::from_str(&answer).unwrap();
@@ -58,7 +63,9 @@ fn every_recorded_answer_ends_as_the_real_service_meant_it() {
                 assert!(e.message.contains(words), "{}: {}", a.name, e.message);
                 assert!(!e.message.contains('{'), "{}: raw JSON in {}", a.name, e.message);
             }
-            (want, got) => panic!("{}: wanted {want:?}, got {:?}", a.name, got.map_err(|e| e.message)),
+            (want, got) => {
+                panic!("{}: wanted {want:?}, got {:?}", a.name, got.map_err(|e| e.message))
+            }
         }
     }
 }

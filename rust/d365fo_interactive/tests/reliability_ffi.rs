@@ -20,8 +20,8 @@ fn every_null_a_host_could_pass_is_an_error_code_not_a_crash() {
     assert_eq!(unsafe { d365fo_cancel_new(ptr::null_mut()) }, NULL_PARAMETER);
     unsafe { d365fo_string_free(ptr::null_mut()) };
     // A valid request with NULL out_json still returns its code, and nothing is leaked (valgrind checks).
-    assert_eq!(unsafe { d365fo_call(c"{\"op\":\"no-such-op\"}".as_ptr(), 0, None, ptr::null_mut(), ptr::null_mut()) }, INVALID_REQUEST);
-    assert_eq!(unsafe { d365fo_call(c"{\"op\":\"environment\"}".as_ptr(), 0, None, ptr::null_mut(), ptr::null_mut()) }, OK);
+    assert_eq!(unsafe { d365fo_call(c"{\"op\":\"no-such-op\"}".as_ptr(), 0, None, ptr::null_mut(), ptr::null_mut(),) }, INVALID_REQUEST);
+    assert_eq!(unsafe { d365fo_call(c"{\"op\":\"environment\"}".as_ptr(), 0, None, ptr::null_mut(), ptr::null_mut(),) }, OK);
     // Userdata without a callback is ignored.
     let mut dummy = 0u8;
     let mut out: *mut c_char = ptr::null_mut();

@@ -22,11 +22,12 @@ fn call(request: Value) -> Call {
     let dir = tempfile::tempdir().unwrap();
     let env = |k: &str| (k == "XDG_CONFIG_HOME").then(|| dir.path().display().to_string());
     let mut events = Vec::new();
-    let answer = handle_with(&request.to_string(), &CancelToken::new(), &mut |e| events.push(serde_json::to_value(&e).unwrap()), &Seams {
-        env: &env,
-        clock: &RealClock,
-        transport: None,
-    })
+    let answer = handle_with(
+        &request.to_string(),
+        &CancelToken::new(),
+        &mut |e| events.push(serde_json::to_value(&e).unwrap()),
+        &Seams { env: &env, clock: &RealClock, transport: None },
+    )
     .map(|a| serde_json::from_str(&a).unwrap());
     Call { answer, events }
 }
@@ -114,10 +115,9 @@ fn a_token_near_its_expiry_is_renewed_with_one_refresh_grant_keeping_the_rotated
 
 #[test]
 fn a_refused_refresh_says_why_and_falls_back_to_the_device_flow() {
-    for (tenant, words) in [
-        ("refresh-invalid-grant.scenario.test", "AADSTS700082"),
-        ("refresh-interaction-required.scenario.test", "interactively"),
-    ] {
+    for (tenant, words) in
+        [("refresh-invalid-grant.scenario.test", "AADSTS700082"), ("refresh-interaction-required.scenario.test", "interactively")]
+    {
         let fa = start(60);
         sign_in(&fa, tenant, "v1", false);
         let again = sign_in(&fa, tenant, "v1", false);

@@ -21,8 +21,18 @@ fn leaks(r: &TokenReply) -> bool {
 /// JSON-ish bodies built from the fields Entra uses, with values of every type.
 fn entra_like() -> impl Strategy<Value = String> {
     let key = prop::sample::select(vec![
-        "error", "error_description", "error_codes", "access_token", "device_code", "user_code", "verification_uri",
-        "verification_url", "expires_in", "interval", "message", "token_type",
+        "error",
+        "error_description",
+        "error_codes",
+        "access_token",
+        "device_code",
+        "user_code",
+        "verification_uri",
+        "verification_url",
+        "expires_in",
+        "interval",
+        "message",
+        "token_type",
     ]);
     let value = prop_oneof![
         Just(format!("\"{SECRET}\"")),

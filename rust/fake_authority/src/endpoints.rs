@@ -54,7 +54,9 @@ pub fn device_code(state: &State, rq: Request, tenant: &str, version: Version, f
         Ok(s) => s,
         Err(_) => return send_error(&state.base_url, rq, &protocol::tenant_not_found(tenant)),
     };
-    let Some(client_id) = field("client_id").filter(|c| !c.is_empty()) else { return missing_parameter(state, rq, "client_id") };
+    let Some(client_id) = field("client_id").filter(|c| !c.is_empty()) else {
+        return missing_parameter(state, rq, "client_id");
+    };
     let resource = match version {
         Version::V1 => match field("resource").filter(|r| !r.is_empty()) {
             Some(r) => r,
@@ -169,7 +171,9 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
         // v1 once also took `device_code` (ADAL's spelling); the documented grant is the only one now.
         return send_error(base_url, rq, &protocol::unsupported_grant_type(&grant));
     }
-    let Some(client_id) = field("client_id").filter(|c| !c.is_empty()) else { return missing_parameter(state, rq, "client_id") };
+    let Some(client_id) = field("client_id").filter(|c| !c.is_empty()) else {
+        return missing_parameter(state, rq, "client_id");
+    };
     let code = match version {
         Version::V1 => field("code").or_else(|| field("device_code")),
         Version::V2 => field("device_code").or_else(|| field("code")),
@@ -304,8 +308,12 @@ pub fn token(state: &State, rq: Request, tenant: &str, version: Version, field: 
 /// redeemed on v2 and the other way round, §7). Loop detection never applies here.
 fn refresh(state: &State, rq: Request, tenant: &str, version: Version, field: Field) {
     let base_url = state.base_url.as_str();
-    let Some(client_id) = field("client_id").filter(|c| !c.is_empty()) else { return missing_parameter(state, rq, "client_id") };
-    let Some(presented) = field("refresh_token").filter(|t| !t.is_empty()) else { return missing_parameter(state, rq, "refresh_token") };
+    let Some(client_id) = field("client_id").filter(|c| !c.is_empty()) else {
+        return missing_parameter(state, rq, "client_id");
+    };
+    let Some(presented) = field("refresh_token").filter(|t| !t.is_empty()) else {
+        return missing_parameter(state, rq, "refresh_token");
+    };
     let asked_resource = match version {
         Version::V1 => match field("resource").filter(|r| !r.is_empty()) {
             Some(r) => Some(r),

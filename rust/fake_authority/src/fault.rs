@@ -277,7 +277,9 @@ pub fn send_fault(ctx: &FaultContext, rq: Request, kind: Kind, stage: Stage, ver
         }
         Kind::WrongTypes => {
             let v = match stage {
-                Stage::Token => json!({"token_type": "Bearer", "access_token": 12345, "expires_in": {"seconds": 3599}}),
+                Stage::Token => {
+                    json!({"token_type": "Bearer", "access_token": 12345, "expires_in": {"seconds": 3599}})
+                }
                 Stage::DeviceCode => {
                     json!({"user_code": "ABCDEFGHJ", "device_code": "DAQABAAEAAAwrong", "verification_uri": format!("{}/devicelogin", ctx.base_url), "expires_in": true, "interval": "five"})
                 }
