@@ -170,19 +170,19 @@ pub fn plan_sign_in(r: &SignInRequest, env: &dyn Fn(&str) -> Option<String>, emi
             (Vec::new(), None)
         }
     };
-    if tenant.is_none() || url.is_none() {
-        if let Some(c) = &active {
-            let mut used = Vec::new();
-            if tenant.is_none() {
-                tenant = c.tenant.clone();
-                used.push("Tenant");
-            }
-            if url.is_none() {
-                url = c.url.clone();
-                used.push("Url");
-            }
-            emit(Event::Log { message: format!("using the active OData configuration '{}' for {}", c.name, used.join(" and ")) });
+    if (tenant.is_none() || url.is_none())
+        && let Some(c) = &active
+    {
+        let mut used = Vec::new();
+        if tenant.is_none() {
+            tenant = c.tenant.clone();
+            used.push("Tenant");
         }
+        if url.is_none() {
+            url = c.url.clone();
+            used.push("Url");
+        }
+        emit(Event::Log { message: format!("using the active OData configuration '{}' for {}", c.name, used.join(" and ")) });
     }
     let Some(url) = url else {
         return Err(CoreError::new(

@@ -392,11 +392,11 @@ pub fn import(store: &Store, path: &Path, names: Option<&[String]>, force: bool,
         imported.push(f.clone());
     }
     let mut active_changed = false;
-    if active.is_none() {
-        if let Some(a) = found.active.as_ref().and_then(|a| imported.iter().find(|f| same_name(&f.name, a))) {
-            changes.push((ACTIVE_KEY.to_string(), Some(NewValue::Text(a.name.clone()))));
-            active_changed = true;
-        }
+    if active.is_none()
+        && let Some(a) = found.active.as_ref().and_then(|a| imported.iter().find(|f| same_name(&f.name, a)))
+    {
+        changes.push((ACTIVE_KEY.to_string(), Some(NewValue::Text(a.name.clone()))));
+        active_changed = true;
     }
     let mirrored = changes
         .iter()

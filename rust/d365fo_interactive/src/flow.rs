@@ -321,10 +321,13 @@ mod tests {
     use std::sync::Mutex;
     use std::time::Instant;
 
+    /// One request as the scripted authority saw it: the URL and the form.
+    type Seen = (String, Vec<(&'static str, String)>);
+
     /// A scripted authority: answers in order, records each request's URL and form.
     struct Script {
         answers: Mutex<VecDeque<Result<HttpReply, TransportError>>>,
-        seen: Mutex<Vec<(String, Vec<(&'static str, String)>)>>,
+        seen: Mutex<Vec<Seen>>,
     }
 
     impl Script {

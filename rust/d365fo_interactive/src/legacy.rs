@@ -63,7 +63,7 @@ impl OldSecret {
 }
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
@@ -134,10 +134,10 @@ pub fn migrate(store: &Store, env: &dyn Fn(&str) -> Option<String>) -> CoreResul
             }
             moved.push(c.name.clone());
         }
-        if let Some(active) = &old.active {
-            if psf::lookup(entries, crate::configs::ACTIVE_KEY).and_then(Stored::text).is_none_or(str::is_empty) {
-                changes.push((crate::configs::ACTIVE_KEY.to_string(), Some(NewValue::Text(active.clone()))));
-            }
+        if let Some(active) = &old.active
+            && psf::lookup(entries, crate::configs::ACTIVE_KEY).and_then(Stored::text).is_none_or(str::is_empty)
+        {
+            changes.push((crate::configs::ACTIVE_KEY.to_string(), Some(NewValue::Text(active.clone()))));
         }
         let s = &old.settings;
         for (setting, value) in [
@@ -146,10 +146,10 @@ pub fn migrate(store: &Store, env: &dyn Fn(&str) -> Option<String>) -> CoreResul
             (settings::CLIENT_ID, s.client_id.clone().map(NewValue::Text)),
             (settings::NO_BROWSER, s.no_browser.map(NewValue::Bool)),
         ] {
-            if let Some(v) = value {
-                if psf::lookup(entries, setting.stored_key).is_none() {
-                    changes.push((setting.stored_key.to_string(), Some(v)));
-                }
+            if let Some(v) = value
+                && psf::lookup(entries, setting.stored_key).is_none()
+            {
+                changes.push((setting.stored_key.to_string(), Some(v)));
             }
         }
         Ok((changes, moved))

@@ -169,7 +169,7 @@ pub fn seconds(v: &Value) -> Option<u64> {
         Value::Number(n) => n.as_u64().or_else(|| {
             let f = n.as_f64()?;
             // Whole, non-negative; 1e300 saturates.
-            (f >= 0.0 && f.fract() == 0.0).then(|| if f >= u64::MAX as f64 { u64::MAX } else { f as u64 })
+            (f >= 0.0 && f.fract() == 0.0).then_some(if f >= u64::MAX as f64 { u64::MAX } else { f as u64 })
         }),
         Value::String(s) => {
             let t = s.trim();
