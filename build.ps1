@@ -338,8 +338,25 @@ function Invoke-CargoTest {
     if ($null -eq $script:CargoArgs) { $script:CargoArgs = @(Get-CargoArguments) }
     $r = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
     $testArgs = @(Get-TestCargoArguments)
-    $out = & cargo test --workspace --no-fail-fast @testArgs 2>&1 | ForEach-Object { $s = "$_"; Write-Host $s; $s }
-    $exit = $LASTEXITCODE
+    # The core's tests must not depend on the developer's shell: they run with a value set for every
+    # setting's variable, each different from the default (a flow that read the environment instead of the
+    # settings it is given would now sign in elsewhere and fail). The developer's own values come back after.
+    $polluted = [ordered]@{
+        D365FO_AUTHORITY = 'https://authority.from-the-shell.invalid'
+        D365FO_ENDPOINT_VERSION = 'v2'
+        D365FO_CLIENT_ID = '00000000-0000-0000-0000-00000000d365'
+        D365FO_HTTP_TIMEOUT_SECS = '1'
+        D365FO_NO_BROWSER = '1'
+    }
+    $saved = @{}
+    foreach ($k in $polluted.Keys) { $saved[$k] = [Environment]::GetEnvironmentVariable($k); [Environment]::SetEnvironmentVariable($k, $polluted[$k]) }
+    Write-Host "cargo test runs with $(@($polluted.Keys) -join ', ') set to values other than the defaults"
+    try {
+        $out = & cargo test --workspace --no-fail-fast @testArgs 2>&1 | ForEach-Object { $s = "$_"; Write-Host $s; $s }
+        $exit = $LASTEXITCODE
+    } finally {
+        foreach ($k in $saved.Keys) { [Environment]::SetEnvironmentVariable($k, $saved[$k]) }
+    }
     # Matched by counting, not by position: cargo's stderr ("Running ...", "error: test failed") and the
     # binaries' stdout reach us through two pipes, so their relative order is not guaranteed.
     $binariesWithFailures = 0; $failedTargets = 0
