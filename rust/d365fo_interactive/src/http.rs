@@ -468,9 +468,21 @@ fn map_ureq_error(e: ureq::Error, abort: &Abort) -> TransportError {
         E::Tls(s) => TransportError::Tls(s.to_string()),
         E::Rustls(r) => TransportError::Tls(describe_tls(&r)),
         E::Pem(_) => TransportError::Tls("a certificate could not be read".into()),
-        E::ConnectProxyFailed(s) => TransportError::Proxy(crate::text::first_line(&s, 200)),
+        E::ConnectProxyFailed(s) => TransportError::Proxy(describe_proxy_refusal(&s)),
         E::InvalidProxyUrl => TransportError::Proxy("the proxy URL is not valid".into()),
         other => TransportError::Other(crate::text::first_line(&other.to_string(), 200)),
+    }
+}
+
+/// What the proxy said to the tunnel request (ureq reports it as "proxy server responded 407/407"), in words.
+fn describe_proxy_refusal(s: &str) -> String {
+    let status = s.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 3).and_then(|w| w.parse::<u16>().ok());
+    match status {
+        Some(407) => "it asked for credentials and did not accept the ones given (HTTP 407); \
+                      check the user name and password in the proxy URL"
+            .into(),
+        Some(code) => format!("it refused to open a tunnel to the authority (HTTP {code})"),
+        None => crate::text::first_line(s, 200),
     }
 }
 
@@ -554,6 +566,17 @@ fn strip_port(entry: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_proxy_refusal_is_said_in_words() {
+        let m = super::describe_proxy_refusal("proxy server responded 407/407");
+        assert!(m.contains("credentials") && m.contains("407"), "{m}");
+        assert_eq!(
+            super::describe_proxy_refusal("proxy server responded 403/403"),
+            "it refused to open a tunnel to the authority (HTTP 403)"
+        );
+        assert_eq!(super::describe_proxy_refusal("no status here"), "no status here");
+    }
+
     use super::*;
     use std::collections::HashMap;
     use std::io::Write;

@@ -114,6 +114,38 @@ fn a_sign_in_goes_through_the_proxy_to_a_named_authority_verified_by_the_given_c
         assert_eq!(entry["target"], format!("{NAME}:{}", fa.port()), "{entry}");
     }
 
+    // A proxy that wants Basic credentials: the user and password in the proxy URL get the sign-in through,
+    // and every request presented them; wrong ones fail plainly, without echoing the password.
+    let guarded = FakeProxy::start(ProxyOptions {
+        map_hosts: vec![(NAME.into(), format!("127.0.0.1:{}", fa.port()))],
+        require_auth: Some("alice:s3cret-proxy-pw".into()),
+        ..ProxyOptions::default()
+    })
+    .unwrap();
+    let with_credentials = |password: &'static str| {
+        let url = guarded.url().replacen("://", &format!("://alice:{password}@"), 1);
+        let store = store.clone();
+        move |k: &str| match k {
+            "HTTPS_PROXY" => Some(url.clone()),
+            "XDG_CONFIG_HOME" => Some(store.display().to_string()),
+            _ => None,
+        }
+    };
+    let answer = sign_in(&with_credentials("s3cret-proxy-pw"), &authority).unwrap_or_else(|e| panic!("{}", e.message));
+    assert_eq!(answer["source"], "device_code");
+    let seen = guarded.log();
+    assert!(!seen.is_empty());
+    for entry in &seen {
+        assert_eq!(entry["method"], "CONNECT", "{entry}");
+        assert_eq!(entry["authorized"], true, "{entry}");
+    }
+    guarded.clear_log();
+    let e = sign_in(&with_credentials("wrong-proxy-pw"), &authority).unwrap_err();
+    assert_eq!(e.code, Code::NetworkError, "{}", e.message);
+    assert!(e.message.contains("credentials") && e.message.contains("407"), "{}", e.message);
+    assert!(!e.message.contains("wrong-proxy-pw") && !e.message.contains("s3cret"), "{}", e.message);
+    assert!(guarded.log().iter().all(|entry| entry["authorized"] == false), "{:?}", guarded.log());
+
     // Without the CA the same sign-in fails on trust, through the same proxy, and says where trust comes from.
     unsafe { std::env::set_var("SSL_CERT_FILE", dir.join("server.pem.missing")) };
     let e = sign_in(&env, &authority).unwrap_err();
