@@ -373,7 +373,7 @@ fn authority_errors_carry_error_description_and_aadsts() {
     assert_eq!(e.code, Code::AuthorityError);
     assert_eq!(
         (e.details["error"].as_str(), e.details["aadsts"].as_str(), e.details["http_status"].as_u64()),
-        (Some("invalid_client"), Some("AADSTS700016"), Some(200))
+        (Some("unauthorized_client"), Some("AADSTS700016"), Some(200))
     );
     assert!(e.details["error_description"].as_str().unwrap().starts_with("AADSTS700016: Application with identifier"));
 

@@ -74,7 +74,7 @@
 //! - `refresh-invalid-grant`, `refresh-interaction-required`: the sign-in succeeds as `approve`; every
 //!   refresh answers `invalid_grant` AADSTS700082 (expired due to inactivity), or `interaction_required`
 //!   AADSTS50076 (multi-factor authentication now required).
-//! - `devicecode-error-200`: the device code endpoint answers 200 with `invalid_client` AADSTS700016.
+//! - `devicecode-error-200`: the device code endpoint answers 200 with `unauthorized_client` AADSTS700016.
 //! - Faults, at the first token poll, or at the device code request with the prefix `dc-`:
 //!   `transient-503` (503, then as `approve`), `transient-429` (429 with `Retry-After: retry_after`),
 //!   `transient-503-retry-after` (503 with `Retry-After: retry_after`), `transient-429-no-retry-after` (429

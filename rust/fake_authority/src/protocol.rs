@@ -181,12 +181,11 @@ pub fn public_client_flows_disabled() -> EntraError {
 
 /// The client id is unknown in the tenant, answered by the device code endpoint with HTTP 200 (MSAL.NET's
 /// DeviceCodeRequest.cs: "/devicecode endpoint sends errors on 200OK"). AADSTS700016 and its message: error-code
-/// reference. NOT AS THE SERVICE: captures of 700016 carry `unauthorized_client`; the fake has sent
-/// `invalid_client` since the scenario was written and tests elsewhere in the repository assert that string.
+/// reference. The OAuth error is `unauthorized_client`, as in captures of 700016 from the service.
 pub fn app_not_found_on_200(client_id: &str, tenant: &str) -> EntraError {
     EntraError::new(
         200,
-        "invalid_client",
+        "unauthorized_client",
         Some(700016),
         format!(
             "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
