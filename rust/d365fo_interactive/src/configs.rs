@@ -426,8 +426,8 @@ pub fn stored_text(entries: &Entries, full_name: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
+    fn store() -> (fake_authority::scratch::TempDir, Store) {
+        let dir = fake_authority::scratch::tempdir();
         let s = Store::File(dir.path().join("psf_config.json"));
         (dir, s)
     }

@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn an_old_store_moves_over_once_without_loss() {
-        let home = tempfile::tempdir().unwrap();
+        let home = fake_authority::scratch::tempdir();
         let xdg = home.path().join("cfg");
         let old_dir = xdg.join("d365fo.interactive");
         std::fs::create_dir_all(&old_dir).unwrap();

@@ -432,7 +432,7 @@ mod tests {
 
     #[test]
     fn updates_write_atomically_and_clean_up_after_a_crashed_writer() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = fake_authority::scratch::tempdir();
         let path = dir.path().join("PowerShell/PSFramework/psf_config.json");
         let store = Store::File(path.clone());
         assert!(store.read().unwrap().is_empty());
@@ -458,7 +458,7 @@ mod tests {
 
     #[test]
     fn a_failed_change_writes_nothing_and_an_unreadable_file_is_never_overwritten() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = fake_authority::scratch::tempdir();
         let path = dir.path().join("psf_config.json");
         let store = Store::File(path.clone());
         let e = store.update::<()>(|_| Err(CoreError::invalid("no"))).unwrap_err();
@@ -472,7 +472,7 @@ mod tests {
 
     #[test]
     fn concurrent_writers_lose_nothing() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = fake_authority::scratch::tempdir();
         let path = dir.path().join("psf_config.json");
         let threads: Vec<_> = (0..8)
             .map(|t| {

@@ -85,7 +85,7 @@ fn sign_in(env: &dyn Fn(&str) -> Option<String>, authority: &str) -> Result<Valu
 
 #[test]
 fn a_sign_in_goes_through_the_proxy_to_a_named_authority_verified_by_the_given_ca() {
-    let dir: PathBuf = tempfile::tempdir().unwrap().keep_dir();
+    let dir: PathBuf = fake_authority::scratch::tempdir().keep();
     certificates(&dir);
     let fa =
         FakeAuthority::start(Options { interval: 1, tls: Some((dir.join("server.pem"), dir.join("server.key"))), ..Options::default() })
@@ -153,17 +153,4 @@ fn a_sign_in_goes_through_the_proxy_to_a_named_authority_verified_by_the_given_c
     assert_eq!(e.code, Code::NetworkError, "{}", e.message);
     assert!(e.message.contains("TLS") && !e.message.contains("trying again"), "{}", e.message);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-trait KeepDir {
-    fn keep_dir(self) -> PathBuf;
-}
-
-impl KeepDir for tempfile::TempDir {
-    /// The folder stays until the test removes it (the fake authority reads the certificate files later).
-    fn keep_dir(self) -> PathBuf {
-        let p = self.path().to_path_buf();
-        std::mem::forget(self);
-        p
-    }
 }

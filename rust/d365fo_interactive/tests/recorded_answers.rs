@@ -32,7 +32,7 @@ fn every_recorded_answer_ends_as_the_real_service_meant_it() {
     let answers = recorded_answers();
     assert!(answers.len() >= 5, "{}", answers.len());
     for a in answers {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = fake_authority::scratch::tempdir();
         let env = |k: &str| (k == "XDG_CONFIG_HOME").then(|| dir.path().display().to_string());
         let request = json!({"op": "sign_in", "force": true, "tenant": format!("replay-{}.scenario.test", a.name),
             "url": "https://contoso.operations.dynamics.com", "timeout_secs": 30, "authority": fa.base_url(),

@@ -19,7 +19,7 @@ struct Call {
 }
 
 fn call(request: Value) -> Call {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = fake_authority::scratch::tempdir();
     let env = |k: &str| (k == "XDG_CONFIG_HOME").then(|| dir.path().display().to_string());
     let mut events = Vec::new();
     let answer = handle_with(

@@ -129,6 +129,7 @@ pub mod proxy;
 pub mod recorded;
 mod respond;
 pub mod scenario;
+pub mod scratch;
 mod server;
 mod state;
 pub mod tls;
