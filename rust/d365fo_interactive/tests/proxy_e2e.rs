@@ -9,72 +9,9 @@ use d365fo_interactive::clock::RealClock;
 use d365fo_interactive::error::Code;
 use fake_authority::{FakeAuthority, FakeProxy, Options, ProxyOptions};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const NAME: &str = "login.test.invalid";
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("this test needs the openssl CLI to make its certificates (.ci/run installs it)");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A test CA, and a certificate it signs for login.test.invalid.
-fn certificates(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=d365fo.interactive proxy test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", &format!("/CN={NAME}")]);
-    std::fs::write(
-        dir.join("server.ext"),
-        format!(
-            "subjectAltName=DNS:{NAME}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
-        ),
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ],
-    );
-}
 
 fn sign_in(env: &dyn Fn(&str) -> Option<String>, authority: &str) -> Result<Value, d365fo_interactive::error::CoreError> {
     let request = json!({"op": "sign_in", "force": true, "tenant": "contoso.onmicrosoft.com", "url": "https://contoso.operations.dynamics.com",
@@ -86,7 +23,7 @@ fn sign_in(env: &dyn Fn(&str) -> Option<String>, authority: &str) -> Result<Valu
 #[test]
 fn a_sign_in_goes_through_the_proxy_to_a_named_authority_verified_by_the_given_ca() {
     let dir: PathBuf = fake_authority::scratch::tempdir().keep();
-    certificates(&dir);
+    fake_authority::tls::make_test_certificates(&dir, "d365fo.interactive proxy test CA", &[NAME]).unwrap();
     let fa =
         FakeAuthority::start(Options { interval: 1, tls: Some((dir.join("server.pem"), dir.join("server.key"))), ..Options::default() })
             .unwrap();

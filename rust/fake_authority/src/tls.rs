@@ -151,3 +151,46 @@ fn relay(mut client: TcpStream, backend_port: u16, config: Arc<ServerConfig>) ->
     let _ = client.shutdown(Shutdown::Both);
     result
 }
+
+/// Certificates made for one test: a CA of its own and a server certificate it signs, as PEM files in a folder
+/// (`ca.pem`, `server.pem`, `server.key`) and as DER. Made in process (rcgen), so tests need no openssl
+/// command, on Windows neither.
+#[derive(Debug, Clone)]
+pub struct TestCertificates {
+    pub ca_pem: std::path::PathBuf,
+    pub cert_pem: std::path::PathBuf,
+    pub key_pem: std::path::PathBuf,
+    pub ca_der: Vec<u8>,
+    pub cert_der: Vec<u8>,
+}
+
+/// A CA named `ca_name` and a server certificate for `names` (DNS names or IP addresses) signed by it,
+/// written into `dir`.
+pub fn make_test_certificates(dir: &Path, ca_name: &str, names: &[&str]) -> io::Result<TestCertificates> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
+    let err = |e: rcgen::Error| io::Error::other(format!("making test certificates: {e}"));
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    ca.distinguished_name.push(DnType::CommonName, ca_name);
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate().map_err(err)?;
+    let ca_cert = ca.self_signed(&ca_key).map_err(err)?;
+    let mut server = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).map_err(err)?;
+    server.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("localhost"));
+    server.is_ca = IsCa::ExplicitNoCa;
+    server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server_key = KeyPair::generate().map_err(err)?;
+    let server_cert = server.signed_by(&server_key, &ca_cert, &ca_key).map_err(err)?;
+    let out = TestCertificates {
+        ca_pem: dir.join("ca.pem"),
+        cert_pem: dir.join("server.pem"),
+        key_pem: dir.join("server.key"),
+        ca_der: ca_cert.der().to_vec(),
+        cert_der: server_cert.der().to_vec(),
+    };
+    std::fs::write(&out.ca_pem, ca_cert.pem())?;
+    std::fs::write(&out.cert_pem, server_cert.pem())?;
+    std::fs::write(&out.key_pem, server_key.serialize_pem())?;
+    Ok(out)
+}
