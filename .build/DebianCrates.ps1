@@ -11,7 +11,7 @@ Set-StrictMode -Version Latest
 # Crates the workspace (and its tests) use; Debian names them librust-<name>-dev with '_' turned into '-'.
 $script:DebianRootCrates = @(
     'serde', 'serde-derive', 'serde-json', 'ureq', 'arboard', 'webbrowser', 'tiny-http',
-    'fd-lock', 'libc', 'proptest', 'base64', 'rcgen'
+    'libc', 'proptest', 'base64', 'rcgen'
 )
 
 function Get-AptArchiveUri {

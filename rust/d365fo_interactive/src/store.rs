@@ -125,8 +125,8 @@ fn update_file<R>(path: &Path, change: impl FnOnce(&Entries) -> CoreResult<(Vec<
     }
     let lock_path = dir.join(LOCK_NAME);
     let lock_file = open_private(&lock_path, false).map_err(|e| store_error("open the lock file", &lock_path, e))?;
-    let mut lock = fd_lock::RwLock::new(lock_file);
-    let _guard = lock.write().map_err(|e| store_error("lock", &lock_path, e))?;
+    // An exclusive lock (flock on Unix, LockFileEx on Windows), released when lock_file is closed at the end.
+    lock_file.lock().map_err(|e| store_error("lock", &lock_path, e))?;
     remove_stale_temporaries(&dir);
     let mut file = read_file(path)?;
     let (changes, result) = change(&file.entries())?;
