@@ -2,29 +2,10 @@
 
 use crate::cancel::CancelToken;
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 /// How long the flow waits for the clipboard before going on without it.
 const CLIPBOARD_WAIT: Duration = Duration::from_secs(3);
-
-/// The clipboard stays open for the life of the process: on X11 the copying program owns the text and
-/// serves pastes, so dropping it at the end of the call would empty the clipboard (no manager to hand to).
-/// It is kept with the display it was opened on: a session whose DISPLAY changed gets a new one.
-type ClipboardSlot = Mutex<Option<(String, arboard::Clipboard)>>;
-
-fn clipboard_slot() -> &'static ClipboardSlot {
-    static SLOT: OnceLock<ClipboardSlot> = OnceLock::new();
-    SLOT.get_or_init(|| Mutex::new(None))
-}
-
-fn describe_clipboard_error(e: &arboard::Error) -> String {
-    match e {
-        arboard::Error::ClipboardNotSupported => "the clipboard is not supported here".into(),
-        arboard::Error::ClipboardOccupied => "the clipboard is in use by another program".into(),
-        other => short(&other.to_string()),
-    }
-}
 
 fn short(s: &str) -> String {
     let line = s.lines().next().unwrap_or("").trim();
@@ -69,28 +50,61 @@ impl Desktop {
     }
 }
 
-fn set_clipboard_text(text: &str, display: &str) -> Result<(), String> {
-    let mut slot = clipboard_slot().lock().unwrap_or_else(|p| p.into_inner());
-    if slot.as_ref().is_some_and(|(opened_on, _)| opened_on != display) {
-        *slot = None;
+/// The clipboard through arboard (X11, Wayland, macOS).
+#[cfg(not(windows))]
+mod clip {
+    use super::short;
+    use std::sync::{Mutex, OnceLock};
+
+    /// The clipboard stays open for the life of the process: on X11 the copying program owns the text and
+    /// serves pastes, so dropping it at the end of the call would empty the clipboard (no manager to hand to).
+    /// It is kept with the display it was opened on: a session whose DISPLAY changed gets a new one.
+    type ClipboardSlot = Mutex<Option<(String, arboard::Clipboard)>>;
+
+    fn clipboard_slot() -> &'static ClipboardSlot {
+        static SLOT: OnceLock<ClipboardSlot> = OnceLock::new();
+        SLOT.get_or_init(|| Mutex::new(None))
     }
-    for attempt in 0..2 {
-        if slot.is_none() {
-            let cb = arboard::Clipboard::new().map_err(|e| describe_clipboard_error(&e))?;
-            *slot = Some((display.to_string(), cb));
+
+    fn describe_clipboard_error(e: &arboard::Error) -> String {
+        match e {
+            arboard::Error::ClipboardNotSupported => "the clipboard is not supported here".into(),
+            arboard::Error::ClipboardOccupied => "the clipboard is in use by another program".into(),
+            other => short(&other.to_string()),
         }
-        let Some((_, cb)) = slot.as_mut() else { continue };
-        match cb.set_text(text.to_string()) {
-            Ok(()) => return Ok(()),
-            // The display may have gone away since the last call: open a new clipboard once.
-            Err(e) if attempt == 0 => {
-                let _ = e;
-                *slot = None;
+    }
+
+    pub fn set_clipboard_text(text: &str, display: &str) -> Result<(), String> {
+        let mut slot = clipboard_slot().lock().unwrap_or_else(|p| p.into_inner());
+        if slot.as_ref().is_some_and(|(opened_on, _)| opened_on != display) {
+            *slot = None;
+        }
+        for attempt in 0..2 {
+            if slot.is_none() {
+                let cb = arboard::Clipboard::new().map_err(|e| describe_clipboard_error(&e))?;
+                *slot = Some((display.to_string(), cb));
             }
-            Err(e) => return Err(describe_clipboard_error(&e)),
+            let Some((_, cb)) = slot.as_mut() else { continue };
+            match cb.set_text(text.to_string()) {
+                Ok(()) => return Ok(()),
+                // The display may have gone away since the last call: open a new clipboard once.
+                Err(e) if attempt == 0 => {
+                    let _ = e;
+                    *slot = None;
+                }
+                Err(e) => return Err(describe_clipboard_error(&e)),
+            }
         }
+        Err("the clipboard could not be opened".into())
     }
-    Err("the clipboard could not be opened".into())
+}
+
+/// The clipboard through Win32 (`winclip`), retried briefly while another program holds it.
+#[cfg(windows)]
+mod clip {
+    pub fn set_clipboard_text(text: &str, _display: &str) -> Result<(), String> {
+        crate::winclip::set_text(text, crate::winclip::OPEN_RETRY_FOR)
+    }
 }
 
 /// Copies `text` to the clipboard, waiting at most a few seconds (a remote X server may hang).
@@ -104,7 +118,7 @@ pub fn copy_to_clipboard(text: &str, desktop: &Desktop, cancel: &CancelToken) ->
     std::thread::Builder::new()
         .name("d365fo-clipboard".into())
         .spawn(move || {
-            let _ = tx.send(set_clipboard_text(&text, &display));
+            let _ = tx.send(clip::set_clipboard_text(&text, &display));
         })
         .map_err(|_| "could not start a thread for the clipboard".to_string())?;
     let mut waited = Duration::ZERO;
@@ -173,6 +187,21 @@ mod tests {
         let t = CancelToken::new();
         let e = copy_to_clipboard("ABC", &Desktop::from_env(&env_of(&[])), &t).unwrap_err();
         assert!(e.contains("no graphical display") && !e.contains("DISPLAY"), "{e}");
+    }
+
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    #[test]
+    fn without_display_variables_the_browser_is_still_tried_where_there_is_no_x11() {
+        assert_eq!(Desktop::from_env(&env_of(&[])).browser_skip_reason(), None);
+        assert_eq!(Desktop::from_env(&env_of(&[("DISPLAY", "")])).browser_skip_reason(), None);
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn the_code_reaches_the_windows_clipboard() {
+        let _turn = crate::winclip::tests::TURN.lock().unwrap_or_else(|p| p.into_inner());
+        copy_to_clipboard("WXYZ-1234", &Desktop::from_env(&env_of(&[])), &CancelToken::new()).unwrap();
+        assert_eq!(crate::winclip::get_text(crate::winclip::OPEN_RETRY_FOR).unwrap().as_deref(), Some("WXYZ-1234"));
     }
 
     #[test]

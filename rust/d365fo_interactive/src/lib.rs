@@ -26,6 +26,8 @@ pub mod store;
 pub mod text;
 pub mod validate;
 pub mod wire;
+#[cfg(windows)]
+pub mod winclip;
 
 /// Version of the C ABI; the C# binding refuses a library with any other number.
 pub const ABI_VERSION: u32 = 2;
