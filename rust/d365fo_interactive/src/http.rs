@@ -15,11 +15,11 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
+#[cfg(not(windows))]
 use ureq::tls::{RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{ArrayVec, DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
-    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, RustlsConnector,
-    Transport as UreqTransportTrait,
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport as UreqTransportTrait,
 };
 
 /// Largest response body read from the authority; real answers are a few kilobytes.
@@ -381,11 +381,18 @@ impl UreqTransport {
             .proxy(proxy)
             .timeout_global(Some(options.timeout))
             .timeout_connect(Some(options.connect_timeout))
-            .tls_config(TlsConfig::builder().root_certs(RootCerts::PlatformVerifier).build())
             .user_agent(concat!("d365fo.interactive/", env!("CARGO_PKG_VERSION")))
-            .accept("application/json")
-            .build();
-        let connector = ().chain(ConnectProxyConnector::default()).chain(AbortableTcpConnector).chain(RustlsConnector::default());
+            .accept("application/json");
+        // Trust: the platform verifier (the OS trust store) on Linux and macOS; Windows' own chain
+        // verification through our TLS step on Windows (ureq 3.0.11 cannot take a custom verifier).
+        #[cfg(not(windows))]
+        let (config, tls) = (
+            config.tls_config(TlsConfig::builder().root_certs(RootCerts::PlatformVerifier).build()).build(),
+            ureq::unversioned::transport::RustlsConnector::default(),
+        );
+        #[cfg(windows)]
+        let (config, tls) = (config.build(), crate::wintls::WindowsTlsConnector::new());
+        let connector = ().chain(ConnectProxyConnector::default()).chain(AbortableTcpConnector).chain(tls);
         let resolver = ProxyAwareResolver { proxy: options.proxy.as_deref().and_then(proxy_host_port), inner: DefaultResolver::default() };
         Ok(UreqTransport { agent: ureq::Agent::with_parts(config, connector, resolver), timeout: options.timeout })
     }
@@ -486,11 +493,17 @@ fn describe_proxy_refusal(s: &str) -> String {
     }
 }
 
+/// Where trust comes from, for the message of an untrusted certificate.
+#[cfg(not(windows))]
+const TRUST_SOURCE: &str = "trust comes from the OS trust store, or SSL_CERT_FILE";
+#[cfg(windows)]
+const TRUST_SOURCE: &str = "trust comes from Windows' certificate stores for this user";
+
 /// A TLS failure in words; certificate problems say where trust comes from.
 fn describe_tls(e: &rustls::Error) -> String {
     match e {
         rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => {
-            "the server's certificate is not signed by an authority trusted here (UnknownIssuer; trust comes from the OS trust store, or SSL_CERT_FILE)".into()
+            format!("the server's certificate is not signed by an authority trusted here (UnknownIssuer; {TRUST_SOURCE})")
         }
         rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName) => {
             "the server's certificate is not valid for this host name (NotValidForName)".into()

@@ -28,6 +28,8 @@ pub mod validate;
 pub mod wire;
 #[cfg(windows)]
 pub mod winclip;
+#[cfg(windows)]
+pub mod wintls;
 
 /// Version of the C ABI; the C# binding refuses a library with any other number.
 pub const ABI_VERSION: u32 = 2;
