@@ -5,7 +5,8 @@
 //!   file PSFramework writes for `Register-PSFConfig -Scope UserDefault` on PowerShell 7 there.
 //! - Windows: the registry key `HKCU\SOFTWARE\Microsoft\WindowsPowerShell\PSFramework\Config\Default`, where
 //!   PSFramework writes UserDefault on Windows PowerShell 5.1 and PowerShell 7 alike.
-//! - `D365FO_CONFIG_FILE` points the store at a file of that format instead (any platform).
+//! - `D365FO_CONFIG_FILE` points the store at a file of that format instead (any platform);
+//!   `D365FO_CONFIG_REGISTRY_KEY` at another key under HKCU (Windows; tests give each run a key of its own).
 //!
 //! A change is a read-modify-write under this module's lock file (`.d365fo.interactive.lock` beside the
 //! file), written to a temporary file in the same folder and renamed over the store, so concurrent sessions
@@ -36,8 +37,9 @@ pub type Change = (String, Option<NewValue>);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Store {
     File(PathBuf),
-    /// PSFramework's user-default registry key (Windows only).
-    Registry,
+    /// A registry key under HKCU (Windows only): PSFramework's user-default key unless
+    /// `D365FO_CONFIG_REGISTRY_KEY` names another.
+    Registry(String),
 }
 
 impl Store {
@@ -48,7 +50,8 @@ impl Store {
             return Ok(Store::File(PathBuf::from(f)));
         }
         if cfg!(windows) {
-            return Ok(Store::Registry);
+            let key = var("D365FO_CONFIG_REGISTRY_KEY").map(|k| k.trim().trim_start_matches(r"HKCU\").trim_matches('\\').to_string());
+            return Ok(Store::Registry(key.unwrap_or_else(|| REGISTRY_KEY.to_string())));
         }
         // PSFramework's FileUserLocal: $Env:XDG_CONFIG_HOME, else $HOME/.config, then PowerShell/PSFramework.
         let base = var("XDG_CONFIG_HOME").map(PathBuf::from).or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".config")));
@@ -61,7 +64,7 @@ impl Store {
     pub fn describe(&self) -> String {
         match self {
             Store::File(p) => p.display().to_string(),
-            Store::Registry => format!(r"HKCU\{REGISTRY_KEY}"),
+            Store::Registry(key) => format!(r"HKCU\{key}"),
         }
     }
 
@@ -69,7 +72,7 @@ impl Store {
     pub fn read(&self) -> CoreResult<Entries> {
         match self {
             Store::File(path) => Ok(read_file(path)?.entries()),
-            Store::Registry => registry::read(),
+            Store::Registry(key) => registry::read(key),
         }
     }
 
@@ -78,10 +81,10 @@ impl Store {
     pub fn update<R>(&self, change: impl FnOnce(&Entries) -> CoreResult<(Vec<Change>, R)>) -> CoreResult<R> {
         match self {
             Store::File(path) => update_file(path, change),
-            Store::Registry => {
-                let entries = registry::read()?;
+            Store::Registry(key) => {
+                let entries = registry::read(key)?;
                 let (changes, result) = change(&entries)?;
-                registry::write(&changes)?;
+                registry::write(key, &changes)?;
                 Ok(result)
             }
         }
@@ -236,11 +239,11 @@ mod registry {
     use crate::error::{Code, CoreError, CoreResult};
     use crate::psf::Entries;
 
-    pub fn read() -> CoreResult<Entries> {
+    pub fn read(_key: &str) -> CoreResult<Entries> {
         Err(CoreError::new(Code::StoreError, "the registry store exists only on Windows"))
     }
 
-    pub fn write(_changes: &[Change]) -> CoreResult<()> {
+    pub fn write(_key: &str, _changes: &[Change]) -> CoreResult<()> {
         Err(CoreError::new(Code::StoreError, "the registry store exists only on Windows"))
     }
 }
@@ -250,7 +253,7 @@ mod registry {
     //! PSFramework's user-default registry values, read and written with advapi32. Hand-declared Win32
     //! signatures from the documented API; compiled and run only on Windows: UNVERIFIED on this project's
     //! machines (Linux).
-    use super::{Change, REGISTRY_KEY};
+    use super::Change;
     use crate::error::{Code, CoreError, CoreResult};
     use crate::psf::{Entries, parse_registry_data};
     use std::ffi::c_void;
@@ -292,18 +295,28 @@ mod registry {
         fn RegSetValueExW(key: Hkey, name: *const u16, reserved: u32, ty: u32, data: *const u8, data_len: u32) -> i32;
         fn RegDeleteValueW(key: Hkey, name: *const u16) -> i32;
         fn RegCloseKey(key: Hkey) -> i32;
+        #[cfg(test)]
+        fn RegDeleteTreeW(key: Hkey, sub_key: *const u16) -> i32;
+    }
+
+    /// Removes a key with its values and subkeys (tests clean up their own keys).
+    #[cfg(test)]
+    pub fn delete_tree(key_path: &str) {
+        let path = wide(key_path);
+        // SAFETY: path is NUL-terminated.
+        unsafe { RegDeleteTreeW(HKEY_CURRENT_USER as Hkey, path.as_ptr()) };
     }
 
     fn wide(s: &str) -> Vec<u16> {
         s.encode_utf16().chain(Some(0)).collect()
     }
 
-    fn failed(what: &str, rc: i32) -> CoreError {
-        CoreError::new(Code::StoreError, format!(r"The configuration store HKCU\{REGISTRY_KEY} could not {what} (Windows error {rc})."))
+    fn failed(key: &str, what: &str, rc: i32) -> CoreError {
+        CoreError::new(Code::StoreError, format!(r"The configuration store HKCU\{key} could not {what} (Windows error {rc})."))
     }
 
-    pub fn read() -> CoreResult<Entries> {
-        let path = wide(REGISTRY_KEY);
+    pub fn read(key_path: &str) -> CoreResult<Entries> {
+        let path = wide(key_path);
         let mut key: Hkey = std::ptr::null_mut();
         // SAFETY: path is NUL-terminated; key receives a handle closed below.
         let rc = unsafe { RegOpenKeyExW(HKEY_CURRENT_USER as Hkey, path.as_ptr(), 0, KEY_READ, &mut key) };
@@ -311,7 +324,7 @@ mod registry {
             return Ok(Vec::new());
         }
         if rc != ERROR_SUCCESS {
-            return Err(failed("be opened", rc));
+            return Err(failed(key_path, "be opened", rc));
         }
         let mut out = Vec::new();
         let mut index = 0u32;
@@ -347,11 +360,11 @@ mod registry {
         Ok(out)
     }
 
-    pub fn write(changes: &[Change]) -> CoreResult<()> {
+    pub fn write(key_path: &str, changes: &[Change]) -> CoreResult<()> {
         if changes.is_empty() {
             return Ok(());
         }
-        let path = wide(REGISTRY_KEY);
+        let path = wide(key_path);
         let mut key: Hkey = std::ptr::null_mut();
         let mut disposition = 0u32;
         // SAFETY: path is NUL-terminated; key receives a handle closed below.
@@ -369,7 +382,7 @@ mod registry {
             )
         };
         if rc != ERROR_SUCCESS {
-            return Err(failed("be created", rc));
+            return Err(failed(key_path, "be created", rc));
         }
         let mut result = Ok(());
         for (name, value) in changes {
@@ -387,7 +400,7 @@ mod registry {
                 },
             };
             if rc != ERROR_SUCCESS {
-                result = Err(failed("be written", rc));
+                result = Err(failed(key_path, "be written", rc));
                 break;
             }
         }
@@ -428,6 +441,45 @@ mod tests {
         );
         assert_eq!(Store::locate(&env_of(&[("D365FO_CONFIG_FILE", "/f.json"), ("HOME", "/h")])).unwrap(), Store::File("/f.json".into()));
         assert!(Store::locate(&env_of(&[])).is_err());
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn on_windows_the_store_is_psframeworks_key_unless_a_file_or_another_key_is_named() {
+        assert_eq!(Store::locate(&env_of(&[("APPDATA", r"C:\a"), ("HOME", r"C:\h")])).unwrap(), Store::Registry(REGISTRY_KEY.into()));
+        assert_eq!(
+            Store::locate(&env_of(&[("D365FO_CONFIG_REGISTRY_KEY", r"HKCU\Software\t\k\")])).unwrap(),
+            Store::Registry(r"Software\t\k".into())
+        );
+        assert_eq!(
+            Store::locate(&env_of(&[("D365FO_CONFIG_FILE", r"C:\f.json"), ("D365FO_CONFIG_REGISTRY_KEY", "x")])).unwrap(),
+            Store::File(r"C:\f.json".into())
+        );
+        assert_eq!(Store::Registry(r"Software\t".into()).describe(), r"HKCU\Software\t");
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn a_registry_store_of_its_own_is_read_and_written_and_the_real_key_is_left_alone() {
+        let real = Store::Registry(REGISTRY_KEY.into());
+        let before = real.read().unwrap();
+        let key = format!(r"Software\d365fo.interactive.tests\store-{}-{:x}", std::process::id(), fake_authority::util::random_u64());
+        let store = Store::Registry(key.clone());
+        assert!(store.read().unwrap().is_empty(), "a key that does not exist is an empty store");
+        let url = "d365fo.integrations.odata.wintest.url";
+        store
+            .update(|_| {
+                Ok((vec![(url.to_string(), Some(NewValue::Text("https://x.example".into()))), ("a.n".to_string(), Some(NewValue::Int(5)))], ()))
+            })
+            .unwrap();
+        let entries = store.read().unwrap();
+        assert_eq!(crate::psf::lookup(&entries, url), Some(&Stored::Text("https://x.example".into())));
+        assert_eq!(crate::psf::lookup(&entries, "a.n"), Some(&Stored::Text("5".into())));
+        store.update(|_| Ok((vec![("a.n".to_string(), None)], ()))).unwrap();
+        assert_eq!(store.read().unwrap().len(), 1);
+        registry::delete_tree(&key);
+        assert!(store.read().unwrap().is_empty());
+        assert_eq!(real.read().unwrap(), before, "the real PSFramework key changed");
     }
 
     #[test]
