@@ -158,7 +158,47 @@ fn shut_connection(local_port: u16, peer: SocketAddr) -> bool {
     false
 }
 
-#[cfg(not(unix))]
+/// The same on Windows: socket handles are kernel handles (multiples of 4), so each is asked for its peer.
+#[cfg(windows)]
+fn shut_connection(local_port: u16, peer: SocketAddr) -> bool {
+    #[repr(C)]
+    struct SockaddrIn {
+        family: u16,
+        port: u16,
+        addr: u32,
+        zero: [u8; 8],
+    }
+    #[link(name = "ws2_32")]
+    unsafe extern "system" {
+        fn getpeername(s: usize, name: *mut SockaddrIn, len: *mut i32) -> i32;
+        fn getsockname(s: usize, name: *mut SockaddrIn, len: *mut i32) -> i32;
+        fn shutdown(s: usize, how: i32) -> i32;
+    }
+    const AF_INET: u16 = 2;
+    const SD_BOTH: i32 = 2;
+    let addr_of = |a: &SockaddrIn| {
+        (a.family == AF_INET).then(|| SocketAddr::from((std::net::Ipv4Addr::from(u32::from_be(a.addr)), u16::from_be(a.port))))
+    };
+    for handle in (4..0x1_0000usize).step_by(4) {
+        let mut a = SockaddrIn { family: 0, port: 0, addr: 0, zero: [0; 8] };
+        let mut len = std::mem::size_of::<SockaddrIn>() as i32;
+        // SAFETY: a handle that is not a socket makes these calls fail (WSAENOTSOCK); buffers are valid.
+        unsafe {
+            if getpeername(handle, &mut a, &mut len) != 0 || addr_of(&a) != Some(peer) {
+                continue;
+            }
+            let mut l = SockaddrIn { family: 0, port: 0, addr: 0, zero: [0; 8] };
+            let mut len = std::mem::size_of::<SockaddrIn>() as i32;
+            if getsockname(handle, &mut l, &mut len) != 0 || addr_of(&l).map(|a| a.port()) != Some(local_port) {
+                continue;
+            }
+            return shutdown(handle, SD_BOTH) == 0;
+        }
+    }
+    false
+}
+
+#[cfg(not(any(unix, windows)))]
 fn shut_connection(_local_port: u16, _peer: SocketAddr) -> bool {
     false
 }
