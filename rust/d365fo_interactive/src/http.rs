@@ -28,6 +28,9 @@ pub const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
 const JOIN_GRACE: Duration = Duration::from_secs(2);
 
 const SLOW: &str = "no complete answer within the time allowed";
+/// How often a read blocked on Windows looks whether its request was cut (see `SocketTransport::await_input`).
+#[cfg(windows)]
+const ABORT_SLICE: Duration = Duration::from_millis(20);
 
 /// One answer from the authority, whatever its status.
 #[derive(Debug, Clone, Default)]
@@ -290,10 +293,39 @@ impl UreqTransportTrait for SocketTransport {
         std::io::Write::write_all(&mut self.stream, output).map_err(|e| io_to_ureq(e, &timeout))
     }
 
+    #[cfg(not(windows))]
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
         self.stream.set_read_timeout(timeout.not_zero().map(|d| *d)).map_err(ureq::Error::Io)?;
         let input = self.buffers.input_append_buf();
         let amount = self.stream.read(input).map_err(|e| io_to_ureq(e, &timeout))?;
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    /// On Windows shutting a socket down does not wake a read blocked on it in another thread (Winsock, and
+    /// Wine likewise), so the read waits in short slices and looks at the request's `Abort` between them: a
+    /// cancel or the deadline ends it within one slice, as the shutdown does on Unix.
+    #[cfg(windows)]
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        let ends = timeout.not_zero().map(|d| Instant::now() + *d);
+        let input = self.buffers.input_append_buf();
+        let amount = loop {
+            let left = ends.map(|e| e.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
+                return Err(ureq::Error::Timeout(timeout.reason));
+            }
+            let slice = left.map_or(ABORT_SLICE, |l| l.min(ABORT_SLICE)).max(Duration::from_millis(1));
+            self.stream.set_read_timeout(Some(slice)).map_err(ureq::Error::Io)?;
+            match self.stream.read(input) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
+                    if self.registered_with.upgrade().is_some_and(|a| a.is_triggered()) {
+                        return Err(ureq::Error::Io(std::io::Error::new(ErrorKind::Interrupted, "the request was cut")));
+                    }
+                }
+                Err(e) => return Err(io_to_ureq(e, &timeout)),
+            }
+        };
         self.buffers.input_appended(amount);
         Ok(amount > 0)
     }
