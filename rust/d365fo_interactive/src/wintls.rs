@@ -107,6 +107,8 @@ const CERT_CHAIN_POLICY_IGNORE_ALL_REV_UNKNOWN_FLAGS: u32 = 0x0000_0F00;
 const URL_RETRIEVAL_TIMEOUT_MS: u32 = 5_000;
 const SERVER_AUTH_OID: &[u8] = b"1.3.6.1.5.5.7.3.1\0";
 
+const CERT_TRUST_IS_UNTRUSTED_ROOT: u32 = 0x0000_0020;
+const CERT_TRUST_IS_PARTIAL_CHAIN: u32 = 0x0001_0000;
 const CERT_E_EXPIRED: u32 = 0x800B_0101;
 const CERT_E_UNTRUSTEDROOT: u32 = 0x800B_0109;
 const CERT_E_CHAINING: u32 = 0x800B_010A;
@@ -254,6 +256,13 @@ pub fn verify_with_windows(end_entity: &[u8], intermediates: &[&[u8]], name: &Se
     if built == 0 || owned.chain.is_null() {
         // SAFETY: plain Win32 call.
         return Err(other(format!("Windows could not build the certificate chain (error {})", unsafe { GetLastError() })));
+    }
+    // What Windows found about the chain itself: a root no store trusts (or no way to one) is said as such,
+    // whatever else the SSL policy would report first (Wine, for one, reports the missing revocation list).
+    // SAFETY: a chain context returned above; its head is read only.
+    let chain_errors = unsafe { (*owned.chain).trust.error_status };
+    if chain_errors & (CERT_TRUST_IS_UNTRUSTED_ROOT | CERT_TRUST_IS_PARTIAL_CHAIN) != 0 {
+        return Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer));
     }
     let mut extra = SslExtraPolicyPara {
         size: std::mem::size_of::<SslExtraPolicyPara>() as u32,
