@@ -120,7 +120,7 @@ pub fn get_text(retry_for: Duration) -> Result<Option<String>, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Mutex, mpsc};
@@ -141,15 +141,47 @@ mod tests {
         assert_eq!(get_text(OPEN_RETRY_FOR).unwrap().as_deref(), Some("second"));
     }
 
-    /// Another thread holds the clipboard open (as another program would) until told to let go.
+    #[link(name = "user32")]
+    unsafe extern "system" {
+        fn CreateWindowExW(
+            ex_style: u32,
+            class: *const u16,
+            name: *const u16,
+            style: u32,
+            x: i32,
+            y: i32,
+            w: i32,
+            h: i32,
+            parent: isize,
+            menu: *mut c_void,
+            instance: *mut c_void,
+            param: *mut c_void,
+        ) -> *mut c_void;
+        fn DestroyWindow(window: *mut c_void) -> i32;
+    }
+
+    /// Another thread holds the clipboard open with a window of its own (as another program would) until told
+    /// to let go.
     fn hold_clipboard() -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
         let (opened_tx, opened_rx) = mpsc::channel();
         let (release_tx, release_rx) = mpsc::channel::<()>();
         let holder = std::thread::spawn(move || {
-            let open = Open::new(OPEN_RETRY_FOR).unwrap();
+            let class: Vec<u16> = "STATIC".encode_utf16().chain(Some(0)).collect();
+            const HWND_MESSAGE: isize = -3;
+            // SAFETY: a message-only window of a predefined class, destroyed below.
+            let window = unsafe {
+                CreateWindowExW(0, class.as_ptr(), class.as_ptr(), 0, 0, 0, 0, 0, HWND_MESSAGE, std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut())
+            };
+            assert!(!window.is_null(), "no window for the holder");
+            // SAFETY: opened by this thread's window; closed below.
+            assert!(unsafe { OpenClipboard(window) } != 0, "the holder could not open the clipboard");
             opened_tx.send(()).unwrap();
             let _ = release_rx.recv();
-            drop(open);
+            // SAFETY: opened above on this thread; the window is this thread's.
+            unsafe {
+                CloseClipboard();
+                DestroyWindow(window);
+            }
         });
         opened_rx.recv().unwrap();
         (release_tx, holder)
