@@ -191,7 +191,14 @@ mod tests {
                "settings":{"endpoint_version":"v2","no_browser":true}}"#,
         )
         .unwrap();
-        let vars: HashMap<String, String> = [("XDG_CONFIG_HOME".to_string(), xdg.display().to_string())].into();
+        // A store of the test's own on every platform (Windows: a registry key, removed with `home`), and the old
+        // store where this platform keeps it (Windows: APPDATA).
+        let vars: HashMap<String, String> = [
+            ("XDG_CONFIG_HOME".to_string(), xdg.display().to_string()),
+            ("APPDATA".to_string(), xdg.display().to_string()),
+            ("D365FO_CONFIG_REGISTRY_KEY".to_string(), home.registry_key()),
+        ]
+        .into();
         let env = move |k: &str| vars.get(k).cloned();
         let store = Store::locate(&env).unwrap();
         // The shared store already has Prod (made with d365fo.integrations): theirs wins, ours stays in the old file.

@@ -40,7 +40,7 @@ struct Outcome {
 /// An environment with only a private configuration store (a fresh folder per call).
 fn test_env() -> impl Fn(&str) -> Option<String> {
     let dir = fake_authority::scratch::tempdir();
-    move |k: &str| (k == "XDG_CONFIG_HOME").then(|| dir.path().display().to_string())
+    move |k: &str| dir.store_var(k)
 }
 
 fn run_with(req: &str, clock: &dyn Clock, cancel: &CancelToken) -> Outcome {

@@ -33,7 +33,7 @@ fn every_recorded_answer_ends_as_the_real_service_meant_it() {
     assert!(answers.len() >= 5, "{}", answers.len());
     for a in answers {
         let dir = fake_authority::scratch::tempdir();
-        let env = |k: &str| (k == "XDG_CONFIG_HOME").then(|| dir.path().display().to_string());
+        let env = |k: &str| dir.store_var(k);
         let request = json!({"op": "sign_in", "force": true, "tenant": format!("replay-{}.scenario.test", a.name),
             "url": "https://contoso.operations.dynamics.com", "timeout_secs": 30, "authority": fa.base_url(),
             "endpoint_version": format!("{:?}", a.version).to_lowercase(), "no_browser": true, "no_clipboard": true, "http_timeout_secs": 5});

@@ -20,7 +20,7 @@ struct Call {
 
 fn call(request: Value) -> Call {
     let dir = fake_authority::scratch::tempdir();
-    let env = |k: &str| (k == "XDG_CONFIG_HOME").then(|| dir.path().display().to_string());
+    let env = |k: &str| dir.store_var(k);
     let mut events = Vec::new();
     let answer = handle_with(
         &request.to_string(),

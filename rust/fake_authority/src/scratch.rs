@@ -1,5 +1,7 @@
 //! A folder of a test's own under the system's temporary folder, removed when dropped: what tests used the
-//! `tempfile` crate for, without its Windows-only dependencies (Debian's archive has none of them).
+//! `tempfile` crate for, without its Windows-only dependencies (Debian's archive has none of them). Each also
+//! names a registry key of its own under HKCU (removed with it on Windows), so a test gives the core a store
+//! of its own on every platform with `store_var`.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +29,21 @@ impl TempDir {
         &self.path
     }
 
+    /// A registry key of this folder's own, under HKCU (the Windows store of a test): never PSFramework's.
+    pub fn registry_key(&self) -> String {
+        format!(r"Software\d365fo.interactive.tests\{}", self.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())
+    }
+
+    /// The environment that gives the core a store of this test's own: `XDG_CONFIG_HOME` (Linux, macOS) is the
+    /// folder, `D365FO_CONFIG_REGISTRY_KEY` (Windows) its key; `None` for any other name.
+    pub fn store_var(&self, name: &str) -> Option<String> {
+        match name {
+            "XDG_CONFIG_HOME" => Some(self.path.display().to_string()),
+            "D365FO_CONFIG_REGISTRY_KEY" => Some(self.registry_key()),
+            _ => None,
+        }
+    }
+
     /// Keeps the folder after the value is gone (for a server that reads files from it later); the caller
     /// removes it.
     pub fn keep(self) -> PathBuf {
@@ -39,6 +56,25 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+        #[cfg(windows)]
+        registry::delete_tree(&self.registry_key());
+    }
+}
+
+#[cfg(windows)]
+mod registry {
+    const HKEY_CURRENT_USER: usize = 0x8000_0001;
+
+    #[link(name = "advapi32")]
+    unsafe extern "system" {
+        fn RegDeleteTreeW(key: *mut std::ffi::c_void, sub_key: *const u16) -> i32;
+    }
+
+    /// Removes HKCU\`key` with everything below it; nothing when it does not exist.
+    pub fn delete_tree(key: &str) {
+        let wide: Vec<u16> = key.encode_utf16().chain(Some(0)).collect();
+        // SAFETY: a NUL-terminated path under the predefined HKCU handle.
+        unsafe { RegDeleteTreeW(HKEY_CURRENT_USER as *mut std::ffi::c_void, wide.as_ptr()) };
     }
 }
 
@@ -62,6 +98,11 @@ mod tests {
         let gone = a.path().to_path_buf();
         drop(a);
         assert!(!gone.exists());
+        assert!(b.registry_key().starts_with(r"Software\d365fo.interactive.tests\d365fo-test-"));
+        assert_ne!(b.registry_key(), tempdir().registry_key());
+        assert_eq!(b.store_var("XDG_CONFIG_HOME").as_deref(), Some(b.path().display().to_string().as_str()));
+        assert_eq!(b.store_var("D365FO_CONFIG_REGISTRY_KEY"), Some(b.registry_key()));
+        assert_eq!(b.store_var("HOME"), None);
         let kept = b.keep();
         assert!(kept.is_dir());
         std::fs::remove_dir_all(&kept).unwrap();

@@ -54,6 +54,9 @@ fn isolate() {
             }
             std::env::set_var("XDG_CONFIG_HOME", &dir);
             std::env::set_var("HOME", &dir);
+            // Windows: the store is a registry key of this run's own, and the 0.1 store is looked for in APPDATA.
+            std::env::set_var("D365FO_CONFIG_REGISTRY_KEY", format!(r"Software\d365fo.interactive.tests\abi-{}", std::process::id()));
+            std::env::set_var("APPDATA", &dir);
             std::env::remove_var("DISPLAY");
             std::env::remove_var("WAYLAND_DISPLAY");
             std::env::remove_var("BROWSER");
