@@ -22,8 +22,9 @@ fn sign_in(env: &dyn Fn(&str) -> Option<String>, authority: &str) -> Result<Valu
 
 #[test]
 fn a_sign_in_goes_through_the_proxy_to_a_named_authority_verified_by_the_given_ca() {
-    let dir: PathBuf = fake_authority::scratch::tempdir().keep();
-    fake_authority::tls::make_test_certificates(&dir, "d365fo.interactive proxy test CA", &[NAME]).unwrap();
+    let tmp = fake_authority::scratch::tempdir();
+    let dir: PathBuf = tmp.path().to_path_buf();
+    let certs = fake_authority::tls::make_test_certificates(&dir, "d365fo.interactive proxy test CA", &[NAME]).unwrap();
     let fa =
         FakeAuthority::start(Options { interval: 1, tls: Some((dir.join("server.pem"), dir.join("server.key"))), ..Options::default() })
             .unwrap();
@@ -31,19 +32,40 @@ fn a_sign_in_goes_through_the_proxy_to_a_named_authority_verified_by_the_given_c
         FakeProxy::start(ProxyOptions { map_hosts: vec![(NAME.into(), format!("127.0.0.1:{}", fa.port()))], ..ProxyOptions::default() })
             .unwrap();
     let authority = format!("https://{NAME}:{}", fa.port());
-    let store = dir.join("config");
+    let store = fake_authority::scratch::tempdir();
     let env = |k: &str| match k {
         "HTTPS_PROXY" => Some(proxy.url()),
-        "XDG_CONFIG_HOME" => Some(store.display().to_string()),
-        _ => None,
+        _ => store.store_var(k),
     };
 
-    // TLS trust comes from the process environment (rustls-platform-verifier reads SSL_CERT_FILE itself).
+    // Trust: on Linux and macOS the platform verifier reads SSL_CERT_FILE itself, so the test CA is trusted and
+    // every sign-in below succeeds. Windows trusts only what its certificate stores hold, and a test must not
+    // add a root to a real user's store (Windows asks in a dialog), so there each one must reach the authority
+    // through the proxy and then fail on trust; the trusted half is seen on Linux and macOS.
     // SAFETY: this test binary has this one test; nothing else reads the environment meanwhile.
-    unsafe { std::env::set_var("SSL_CERT_FILE", dir.join("ca.pem")) };
-    let answer = sign_in(&env, &authority).unwrap_or_else(|e| panic!("{}", e.message));
-    assert_eq!(answer["source"], "device_code");
-    assert_eq!(answer["access_token"], fa.signins()[0]["access_token"]);
+    #[cfg(not(windows))]
+    unsafe {
+        std::env::set_var("SSL_CERT_FILE", &certs.ca_pem)
+    };
+    #[cfg(windows)]
+    let _ = &certs;
+    let trusted = cfg!(not(windows));
+    let signed_in = |result: Result<Value, d365fo_interactive::error::CoreError>| match result {
+        Ok(answer) if trusted => {
+            assert_eq!(answer["source"], "device_code");
+            answer
+        }
+        Err(e) if trusted => panic!("{}", e.message),
+        Ok(answer) => panic!("signed in without a trusted certificate: {answer}"),
+        Err(e) => {
+            assert!(e.code == Code::NetworkError && e.message.contains("TLS") && e.message.contains("UnknownIssuer"), "{}", e.message);
+            Value::Null
+        }
+    };
+    let answer = signed_in(sign_in(&env, &authority));
+    if trusted {
+        assert_eq!(answer["access_token"], fa.signins()[0]["access_token"]);
+    }
     let seen = proxy.log();
     assert!(!seen.is_empty());
     for entry in &seen {
@@ -61,15 +83,13 @@ fn a_sign_in_goes_through_the_proxy_to_a_named_authority_verified_by_the_given_c
     .unwrap();
     let with_credentials = |password: &'static str| {
         let url = guarded.url().replacen("://", &format!("://alice:{password}@"), 1);
-        let store = store.clone();
+        let store = &store;
         move |k: &str| match k {
             "HTTPS_PROXY" => Some(url.clone()),
-            "XDG_CONFIG_HOME" => Some(store.display().to_string()),
-            _ => None,
+            _ => store.store_var(k),
         }
     };
-    let answer = sign_in(&with_credentials("s3cret-proxy-pw"), &authority).unwrap_or_else(|e| panic!("{}", e.message));
-    assert_eq!(answer["source"], "device_code");
+    signed_in(sign_in(&with_credentials("s3cret-proxy-pw"), &authority));
     let seen = guarded.log();
     assert!(!seen.is_empty());
     for entry in &seen {
@@ -83,11 +103,14 @@ fn a_sign_in_goes_through_the_proxy_to_a_named_authority_verified_by_the_given_c
     assert!(!e.message.contains("wrong-proxy-pw") && !e.message.contains("s3cret"), "{}", e.message);
     assert!(guarded.log().iter().all(|entry| entry["authorized"] == false), "{:?}", guarded.log());
 
-    // Without the CA the same sign-in fails on trust, through the same proxy, and says where trust comes from.
-    unsafe { std::env::set_var("SSL_CERT_FILE", dir.join("server.pem.missing")) };
-    let e = sign_in(&env, &authority).unwrap_err();
-    unsafe { std::env::remove_var("SSL_CERT_FILE") };
-    assert_eq!(e.code, Code::NetworkError, "{}", e.message);
-    assert!(e.message.contains("TLS") && !e.message.contains("trying again"), "{}", e.message);
-    let _ = std::fs::remove_dir_all(&dir);
+    // Without the CA the same sign-in fails on trust, through the same proxy, and says where trust comes from
+    // (on Windows every sign-in above already did).
+    #[cfg(not(windows))]
+    {
+        unsafe { std::env::set_var("SSL_CERT_FILE", dir.join("server.pem.missing")) };
+        let e = sign_in(&env, &authority).unwrap_err();
+        unsafe { std::env::remove_var("SSL_CERT_FILE") };
+        assert_eq!(e.code, Code::NetworkError, "{}", e.message);
+        assert!(e.message.contains("TLS") && !e.message.contains("trying again"), "{}", e.message);
+    }
 }
