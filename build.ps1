@@ -96,6 +96,7 @@ $CacheRoot = if ($env:XDG_CACHE_HOME) { Join-Path $env:XDG_CACHE_HOME $ModuleNam
 
 . (Join-Path $Root '.build/DebianCrates.ps1')
 . (Join-Path $Root '.build/Help.ps1')
+. (Join-Path $Root '.build/Windows.ps1')
 
 function Invoke-Native {
     # Runs a native command and stops the build when it fails.
@@ -113,7 +114,7 @@ function Get-WorkspaceVersion {
 function Get-TargetOs {
     if ($Target) {
         if ($Target -match '-windows-') { return 'win' } elseif ($Target -match '-apple-darwin$') { return 'osx' } elseif ($Target -match '-linux-gnu') { return 'linux' }
-        throw "-Target $Target is not one this module ships (Windows MSVC, Apple Darwin, Linux glibc)."
+        throw "-Target $Target is not one this module ships (Windows MSVC or GNU, Apple Darwin, Linux glibc)."
     }
     if ($IsWindows) { 'win' } elseif ($IsMacOS) { 'osx' } else { 'linux' }
 }
@@ -185,7 +186,14 @@ function Invoke-Build {
         # Static MSVC C runtime: the library then needs no VC++ redistributable on the user's machine.
         if ("$env:RUSTFLAGS" -notmatch 'crt-static') { $env:RUSTFLAGS = ("$env:RUSTFLAGS -C target-feature=+crt-static").Trim() }
     }
-    Invoke-Cargo $cargoBuild
+    if (Test-WindowsCrossTarget $Target) {
+        # From Linux: only the core (the fake authority runs natively), std built from source (.build/Windows.ps1).
+        if ($null -eq $script:CargoArgs) { $script:CargoArgs = @(Get-CargoArguments) }
+        $cargoBuild = @('build', '--release', '-p', 'd365fo_interactive', '--target', $Target)
+        Invoke-Native cargo ($cargoBuild + (Get-WindowsCrossCargoArguments -CacheRoot $CacheRoot -CrateArguments $script:CargoArgs))
+    } else {
+        Invoke-Cargo $cargoBuild
+    }
     Invoke-Native dotnet (Get-DotnetBuildArguments)
 
     $rid = Get-HostRid
