@@ -80,7 +80,9 @@ pub fn handle_with(request_json: &str, cancel: &CancelToken, emit: &mut dyn FnMu
         }
         Request::StoreInfo => {
             let store = Store::locate(env)?;
-            answer(json!({ "location": store.describe(), "kind": match store { Store::File(_) => "file", Store::Registry(_) => "registry" } }))
+            answer(
+                json!({ "location": store.describe(), "kind": match store { Store::File(_) => "file", Store::Registry(_) => "registry" } }),
+            )
         }
         Request::Environment => answer(json!({ "names": settings::ENVIRONMENT })),
         #[cfg(feature = "test-hooks")]

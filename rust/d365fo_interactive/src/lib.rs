@@ -25,11 +25,11 @@ pub mod settings;
 pub mod store;
 pub mod text;
 pub mod validate;
-pub mod wire;
 #[cfg(windows)]
 pub mod winclip;
 #[cfg(windows)]
 pub mod wintls;
+pub mod wire;
 
 /// Version of the C ABI; the C# binding refuses a library with any other number.
 pub const ABI_VERSION: u32 = 2;

@@ -469,7 +469,10 @@ mod tests {
         let url = "d365fo.integrations.odata.wintest.url";
         store
             .update(|_| {
-                Ok((vec![(url.to_string(), Some(NewValue::Text("https://x.example".into()))), ("a.n".to_string(), Some(NewValue::Int(5)))], ()))
+                Ok((
+                    vec![(url.to_string(), Some(NewValue::Text("https://x.example".into()))), ("a.n".to_string(), Some(NewValue::Int(5)))],
+                    (),
+                ))
             })
             .unwrap();
         let entries = store.read().unwrap();

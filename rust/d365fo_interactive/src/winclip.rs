@@ -170,7 +170,20 @@ pub(crate) mod tests {
             const HWND_MESSAGE: isize = -3;
             // SAFETY: a message-only window of a predefined class, destroyed below.
             let window = unsafe {
-                CreateWindowExW(0, class.as_ptr(), class.as_ptr(), 0, 0, 0, 0, 0, HWND_MESSAGE, std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut())
+                CreateWindowExW(
+                    0,
+                    class.as_ptr(),
+                    class.as_ptr(),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    HWND_MESSAGE,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
             };
             assert!(!window.is_null(), "no window for the holder");
             // SAFETY: opened by this thread's window; closed below.

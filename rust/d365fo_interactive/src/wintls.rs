@@ -18,9 +18,7 @@ use rustls::{CertificateError, ClientConfig, ClientConnection, DigitallySignedSt
 use std::ffi::c_void;
 use std::io::{Read, Write};
 use std::sync::Arc;
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport, TransportAdapter,
-};
+use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport, TransportAdapter};
 
 type HCertStore = *mut c_void;
 
@@ -236,7 +234,10 @@ pub fn verify_with_windows(end_entity: &[u8], intermediates: &[&[u8]], name: &Se
     let para = ChainPara {
         size: std::mem::size_of::<ChainPara>() as u32,
         requested_usage: UsageMatch { match_type: USAGE_MATCH_TYPE_AND, usage: EnhKeyUsage { count: 1, identifiers: usage.as_ptr() } },
-        requested_issuance_policy: UsageMatch { match_type: USAGE_MATCH_TYPE_AND, usage: EnhKeyUsage { count: 0, identifiers: std::ptr::null() } },
+        requested_issuance_policy: UsageMatch {
+            match_type: USAGE_MATCH_TYPE_AND,
+            usage: EnhKeyUsage { count: 0, identifiers: std::ptr::null() },
+        },
         url_retrieval_timeout_ms: URL_RETRIEVAL_TIMEOUT_MS,
     };
     // SAFETY: the default engine (the current user's), now; every pointer is valid for the call; owned.chain
