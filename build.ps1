@@ -57,6 +57,12 @@ Build the native library for this Rust target instead of the host, e.g. x86_64-a
 or aarch64-unknown-linux-gnu (with a cross linker); it lands in runtimes/<rid>/native/ of the module.
 On Windows MSVC targets the C runtime is linked statically (no VC++ redistributable needed).
 
+.PARAMETER SkipWindows
+Test only: leave out the Windows part (on Linux: the win-x64 build, the core's tests and a Pester subset under
+Wine; see .build/Windows.ps1), which otherwise runs with every full Test run and with a -TestPath that names
+tests/pester/Windows.Tests.ps1. Without mingw-w64 and Wine it
+counts as a failure, as a missing valgrind does (.ci/run installs them).
+
 .PARAMETER ArtifactsDir
 Package only: a folder with other platforms' native libraries (any runtimes/<rid>/native/<library> below
 it, as CI's per-platform jobs upload them) to put into the one multi-platform package.
@@ -79,7 +85,8 @@ param(
     [ValidateSet('pwsh', 'WindowsPowerShell')]
     [string] $TestHost = 'pwsh',
     [string] $Target,
-    [string] $ArtifactsDir
+    [string] $ArtifactsDir,
+    [switch] $SkipWindows
 )
 
 Set-StrictMode -Version Latest
@@ -336,6 +343,14 @@ function Build-TestHooksLibrary {
     Join-Path $Root "target/test/release/$(Get-NativeLibraryName)"
 }
 
+$script:PollutedSettings = [ordered]@{
+    D365FO_AUTHORITY = 'https://authority.from-the-shell.invalid'
+    D365FO_ENDPOINT_VERSION = 'v2'
+    D365FO_CLIENT_ID = '00000000-0000-0000-0000-00000000d365'
+    D365FO_HTTP_TIMEOUT_SECS = '1'
+    D365FO_NO_BROWSER = '1'
+}
+
 function Invoke-CargoTest {
     <# cargo test --no-fail-fast: every test binary runs even after one has failed. Counts come from the
        "test result:" lines. A binary that cargo reports as failed but that printed no failing result (it
@@ -349,13 +364,7 @@ function Invoke-CargoTest {
     # The core's tests must not depend on the developer's shell: they run with a value set for every
     # setting's variable, each different from the default (a flow that read the environment instead of the
     # settings it is given would now sign in elsewhere and fail). The developer's own values come back after.
-    $polluted = [ordered]@{
-        D365FO_AUTHORITY = 'https://authority.from-the-shell.invalid'
-        D365FO_ENDPOINT_VERSION = 'v2'
-        D365FO_CLIENT_ID = '00000000-0000-0000-0000-00000000d365'
-        D365FO_HTTP_TIMEOUT_SECS = '1'
-        D365FO_NO_BROWSER = '1'
-    }
+    $polluted = $script:PollutedSettings
     $saved = @{}
     foreach ($k in $polluted.Keys) { $saved[$k] = [Environment]::GetEnvironmentVariable($k); [Environment]::SetEnvironmentVariable($k, $polluted[$k]) }
     Write-Host "cargo test runs with $(@($polluted.Keys) -join ', ') set to values other than the defaults"
@@ -425,7 +434,7 @@ function Invoke-PesterWatched {
        are killed, the test that was running is named and counted as a failure, and a new child runs the files
        that had not started. A child that dies by itself (a crash in native code) is handled the same way.
        Returns the counts; failures and skips go to $script:FailureNotes and $script:Skips. #>
-    param([string[]] $Files, [string[]] $Pwsh, [string] $PesterPath, [string] $Runner, [int] $TimeoutSeconds)
+    param([string[]] $Files, [string[]] $Pwsh, [string] $PesterPath, [string] $Runner, [int] $TimeoutSeconds, [string] $PathSeparator = [IO.Path]::PathSeparator)
     $total = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
     # Named for this build.ps1 process: a second run in the same checkout (a quick -TestPath while a full run
     # goes on) must not add its results to this one's. Kept as out/pester-result.jsonl at the end.
@@ -439,7 +448,7 @@ function Invoke-PesterWatched {
     while ($pending.Count -gt 0) {
         $psi = [Diagnostics.ProcessStartInfo]::new($Pwsh[0])
         $arguments = @($Pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', $Runner, '-PesterPath', $PesterPath,
-            '-Path', ($pending -join [IO.Path]::PathSeparator), '-ResultFile', $resultFile, '-RenderMode', $renderMode)
+            '-Path', ($pending -join $PathSeparator), '-ResultFile', $resultFile, '-RenderMode', $renderMode)
         foreach ($a in $arguments) { $psi.ArgumentList.Add($a) }
         $psi.UseShellExecute = $false
         $psi.RedirectStandardOutput = $true   # stdin and stderr stay the terminal's, as before
@@ -459,7 +468,7 @@ function Invoke-PesterWatched {
                 $line = $read.Result
                 if ($null -eq $line) { break }
                 $read = $child.StandardOutput.ReadLineAsync()
-                $plain = $line -replace "`e\[[0-9;?]*[A-Za-z]", ''
+                $plain = $line -replace "`e\[[0-9;?]*[A-Za-z]", '' -replace "`e\][^`a]*`a", ''
                 if ($plain -match '^##\[pester-file\] (.+)$') {
                     $file = $Matches[1]; $blocks.Clear(); $running = $null; $lastDone = $null
                     $partial = @{ Passed = 0; Failed = 0; Skipped = 0; FailedNames = @(); Skips = @() }
@@ -578,6 +587,17 @@ function Invoke-Test {
     $files = @(Get-PesterTestFile $paths)
     $pesterResult = Invoke-PesterWatched -Files $files -Pwsh $pwsh -PesterPath $pester -Runner $runner -TimeoutSeconds (Get-TestTimeout)
     $passed += $pesterResult.Passed; $failed += $pesterResult.Failed; $skipped += $pesterResult.Skipped
+    if ($IsLinux -and -not $SkipWindows -and (-not $TestPath -or @($files | Where-Object { $_ -like '*Windows*.Tests.ps1' }))) {
+        # The Windows part (.build/Windows.ps1): the win-x64 library, the core's tests and Pester under Wine.
+        if (Test-WindowsTools) {
+            $win = @(Invoke-WindowsTestPart -Polluted $script:PollutedSettings -PesterPath $pester -SkipCargoTests:$SkipCargoTests)[-1]
+            $passed += $win.Passed; $failed += $win.Failed; $skipped += $win.Skipped
+        } else {
+            Write-Host 'Windows part: skipped (mingw-w64 and Wine are not installed; .ci/run installs them)'
+            $skipped++
+            Add-Skip 'Windows' 'the win-x64 build and its tests under Wine' 'mingw-w64 and Wine are not installed (.ci/run installs them)'
+        }
+    }
     Write-Host ''
     if ($script:Skips.Count) {
         # Every skip with its reason, at the end where it is seen: a skip is a test that said nothing. One whose

@@ -259,15 +259,22 @@ function Invoke-WindowsCargoTest {
     if ($null -eq $script:CargoArgs) { $script:CargoArgs = @(Get-CargoArguments) }
     $cross = @(Get-WindowsCrossCargoArguments -CacheRoot $CacheRoot -CrateArguments $script:CargoArgs)
     $build = @('test', '--no-run', '-p', 'd365fo_interactive', '--features', 'test-hooks', '--target', $script:WindowsGnuTarget,
-        '--target-dir', (Join-Path $Root 'target/wintest'), '--message-format=json-render-diagnostics') + $cross
+        '--target-dir', (Join-Path $Root 'target/wintest'), '--message-format=json') + $cross
     Write-Host "cargo $($build -join ' ')"
     $json = & cargo @build
-    if ($LASTEXITCODE) {
-        $r.Failed++; $script:FailureNotes.Add("Windows cargo test: the tests did not build for $($script:WindowsGnuTarget) (exit code $LASTEXITCODE)")
+    $buildExit = $LASTEXITCODE
+    $messages = @($json | ForEach-Object { try { $_ | ConvertFrom-Json } catch { } })
+    # Warnings in our own code compiled for Windows (Linux's clippy never sees the Windows-only code) fail
+    # the run, as clippy's -D warnings does on Linux.
+    $ours = @($messages | Where-Object { $_.reason -eq 'compiler-message' -and "$($_.package_id)" -like 'path+file://*' -and $_.message.level -in 'warning', 'error' })
+    foreach ($m in $ours) { Write-Host $m.message.rendered }
+    $warnings = @($ours | Where-Object { $_.message.level -eq 'warning' -and $_.message.rendered -notmatch '^warning: \d+ warnings? emitted' })
+    if ($warnings) { $r.Failed++; $script:FailureNotes.Add("Windows cargo test: $($warnings.Count) compiler warning(s) in the Windows build of our code") }
+    if ($buildExit) {
+        $r.Failed++; $script:FailureNotes.Add("Windows cargo test: the tests did not build for $($script:WindowsGnuTarget) (exit code $buildExit)")
         return $r
     }
-    $exes = @($json | ForEach-Object { try { $_ | ConvertFrom-Json } catch { } } |
-        Where-Object { $_.reason -eq 'compiler-artifact' -and $_.executable -and $_.profile.test } | ForEach-Object executable | Sort-Object -Unique)
+    $exes = @($messages | Where-Object { $_.reason -eq 'compiler-artifact' -and $_.executable -and $_.profile.test } | ForEach-Object executable | Sort-Object -Unique)
     if (-not $exes) { $r.Failed++; $script:FailureNotes.Add('Windows cargo test: no test executable was built'); return $r }
     $envs = [ordered]@{}
     foreach ($k in (Get-WineEnvironment $Prefix).Keys) { $envs[$k] = (Get-WineEnvironment $Prefix)[$k] }
@@ -293,10 +300,110 @@ function Invoke-WindowsCargoTest {
             if (-not $seen) {
                 $r.Failed++; $script:FailureNotes.Add("Windows cargo test: $name ended without a test result (exit code $exit)")
             }
-            Write-Host "   ($name: $([int]$clock.Elapsed.TotalSeconds) s under Wine)"
+            Write-Host "   (${name}: $([int]$clock.Elapsed.TotalSeconds) s under Wine)"
         }
         & wineserver -k 2>$null
     }
     Write-Host "Windows cargo test: $($r.Passed) passed, $($r.Failed) failed, $($r.Skipped) ignored"
     $r
+}
+
+function Start-LinuxTestService {
+    # Starts a native Linux helper that prints "READY <url>" and ends when its standard input closes.
+    param([Parameter(Mandatory)] [string] $Exe, [string[]] $Arguments = @())
+    $psi = [Diagnostics.ProcessStartInfo]::new($Exe)
+    foreach ($a in $Arguments) { $psi.ArgumentList.Add($a) }
+    $psi.RedirectStandardInput = $true; $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true; $psi.UseShellExecute = $false
+    $p = [Diagnostics.Process]::Start($psi)
+    $null = $p.StandardError.ReadToEndAsync()
+    $read = $p.StandardOutput.ReadLineAsync()
+    if (-not $read.Wait(30000) -or $read.Result -notmatch '^READY (https?://\S+)') { try { $p.Kill() } catch { }; throw "$Exe did not report READY (got '$($read.Result)')." }
+    $null = $p.StandardOutput.ReadToEndAsync()
+    [pscustomobject]@{ Url = $Matches[1].TrimEnd('/'); Process = $p }
+}
+
+function Stop-LinuxTestService($Service) {
+    if (-not $Service) { return }
+    try { $Service.Process.StandardInput.Close() } catch { }
+    if (-not $Service.Process.WaitForExit(5000)) { $Service.Process.Kill() }
+}
+
+# The Pester files run under Wine: a deliberate subset (the whole suite is Linux's). Windows.Tests.ps1 covers
+# sign-in, reuse, -Force, the token handed on, the registry store, help and d365fo.integrations in both orders;
+# ModuleLoad.Tests.ps1 the import and the ABI check as on every platform.
+$script:WinePesterFiles = @('tests/pester/ModuleLoad.Tests.ps1', 'tests/pester/WindowsLibrary.Tests.ps1', 'tests/pester/WindowsSignIn.Tests.ps1', 'tests/pester/Windows.Tests.ps1')
+
+function Invoke-WindowsPester {
+    <# Pester in PowerShell for Windows under Wine, in a pseudo-terminal, against the built module (its win-x64
+       library), with the fake authority and the OData stand-in running natively on Linux. Watched like the
+       Linux run (time limit, crashes). Returns the counts. #>
+    param([Parameter(Mandatory)] [string] $Prefix, [Parameter(Mandatory)] [string] $PesterPath, [string[]] $Files = $script:WinePesterFiles)
+    $pwshDir = Install-WindowsPwsh -CacheRoot $CacheRoot
+    $authority = Start-LinuxTestService (Join-Path $Root 'target/release/fake_authority') @('--port', '0', '--exit-on-stdin-eof', '--interval', '1')
+    $odataLog = Join-Path $Out "wine-odata-$PID.jsonl"
+    $standIn = Start-LinuxTestService (Join-Path $PSHOME 'pwsh') @('-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tests/standin/odata-standin.ps1'), '-LogFile', $odataLog)
+    try {
+        $envs = [ordered]@{}
+        $wine = Get-WineEnvironment $Prefix
+        foreach ($k in $wine.Keys) { $envs[$k] = $wine[$k] }
+        $envs['D365FO_TEST_MODULE'] = Get-WindowsPath $ModuleOut
+        $envs['D365FO_TEST_REPO'] = Get-WindowsPath $Root
+        $envs['D365FO_TEST_FAKE_AUTHORITY'] = $null
+        $envs['D365FO_TEST_HOOKS_LIBRARY'] = $null
+        $envs['D365FO_TEST_AUTHORITY_URL'] = $authority.Url
+        $envs['D365FO_TEST_ODATA_URL'] = $standIn.Url
+        $envs['D365FO_TEST_ODATA_LOG'] = Get-WindowsPath $odataLog
+        $thirdParty = @($env:D365FO_THIRD_PARTY, (Join-Path $Root '../shared/third-party'), '/work/shared/third-party') | Where-Object { $_ -and (Test-Path (Join-Path $_ 'd365fo.integrations/d365fo.integrations.psd1')) } | Select-Object -First 1
+        $envs['D365FO_THIRD_PARTY'] = if ($thirdParty) { Get-WindowsPath $thirdParty } else { $null }
+        # The Linux values mean nothing to Windows (PowerShell would read ':'-separated paths as one).
+        foreach ($k in 'PSModulePath', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_CACHE_HOME', 'DISPLAY', 'WAYLAND_DISPLAY') { $envs[$k] = $null }
+        $pty = @('bash', (Join-Path $Root '.build/wine/in-pty.sh'), 'wine', (Join-Path $pwshDir 'pwsh.exe'))
+        $winFiles = @($Files | ForEach-Object { Get-WindowsPath (Join-Path $Root $_) })
+        Use-Environment $envs {
+            Invoke-PesterWatched -Files $winFiles -Pwsh $pty -PesterPath (Get-WindowsPath $PesterPath) -Runner (Get-WindowsPath (Join-Path $Root 'tests/Invoke-PesterRun.ps1')) -TimeoutSeconds (Get-TestTimeout) -PathSeparator ';'
+            & wineserver -k 2>$null
+        }
+    } finally {
+        Stop-LinuxTestService $standIn
+        Stop-LinuxTestService $authority
+        Remove-Item -LiteralPath $odataLog -ErrorAction Ignore
+    }
+}
+
+function Invoke-WindowsTestPart {
+    <# The Windows part of -Task Test on Linux: the win-x64 library built (release, as shipped), the core's tests
+       under Wine, the Pester subset under Wine, all in a Wine prefix of this run's own. Returns the counts. #>
+    param([Parameter(Mandatory)] [System.Collections.IDictionary] $Polluted, [Parameter(Mandatory)] [string] $PesterPath, [switch] $SkipCargoTests)
+    $total = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    Write-Host '== Windows (x86_64-pc-windows-gnu, tests under Wine)'
+    $saved = $script:Target
+    try {
+        $script:Target = $script:WindowsGnuTarget
+        Invoke-Build
+    } finally { $script:Target = $saved }
+    # One package for Linux and Windows: the module folder now carries both libraries, so the .nupkg must too.
+    $pkgDir = Join-Path $Out 'package-check'
+    & (Join-Path $Root '.build/Package.ps1') -ModuleDir $ModuleOut -OutDir $pkgDir -Version (Get-WorkspaceVersion) | Out-Host
+    $nupkg = Get-ChildItem $pkgDir -Filter '*.nupkg' -ErrorAction Ignore | Select-Object -First 1
+    $entries = if ($nupkg) { Add-Type -AssemblyName System.IO.Compression.FileSystem; $z = [IO.Compression.ZipFile]::OpenRead($nupkg.FullName); try { @($z.Entries | ForEach-Object FullName) } finally { $z.Dispose() } } else { @() }
+    $want = 'runtimes/linux-x64/native/libd365fo_interactive.so', 'runtimes/win-x64/native/d365fo_interactive.dll'
+    $missing = @($want | Where-Object { $_ -notin $entries })
+    if ($nupkg -and -not $missing) { $total.Passed++; Write-Host "Package: one .nupkg ($($nupkg.Name)) with $($want -join ' and ')" }
+    else { $total.Failed++; $script:FailureNotes.Add("Windows part: the package lacks $(if ($nupkg) { $missing -join ', ' } else { 'a .nupkg' })") }
+    Remove-Item -Recurse -Force $pkgDir -ErrorAction Ignore
+    $prefix = @(New-WineTestPrefix -OutDir $Out)[-1]
+    try {
+        if (-not $SkipCargoTests) {
+            $c = @(Invoke-WindowsCargoTest -Prefix $prefix -Polluted $Polluted)[-1]
+            $total.Passed += $c.Passed; $total.Failed += $c.Failed; $total.Skipped += $c.Skipped
+        }
+        $p = @(Invoke-WindowsPester -Prefix $prefix -PesterPath $PesterPath)[-1]
+        $total.Passed += $p.Passed; $total.Failed += $p.Failed; $total.Skipped += $p.Skipped
+    } finally {
+        Use-Environment (Get-WineEnvironment $prefix) { & wineserver -k 2>$null }
+        Remove-Item -Recurse -Force $prefix -ErrorAction Ignore
+    }
+    Write-Host "Windows part: $($total.Passed) passed, $($total.Failed) failed, $($total.Skipped) skipped in $([int]$clock.Elapsed.TotalSeconds) s"
+    $total
 }
