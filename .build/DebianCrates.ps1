@@ -90,27 +90,39 @@ function Install-DebianCrates {
     #>
     param([Parameter(Mandatory)] [string] $CacheRoot)
 
-    $stampText = ($script:DebianRootCrates -join ',') + ';trixie;v1'
     $registry = Join-Path $CacheRoot 'root/usr/share/cargo/registry'
     $stamp = Join-Path $CacheRoot 'stamp'
     $configFile = Join-Path $CacheRoot 'cargo-debian.toml'
-    if ((Test-Path $stamp) -and (Get-Content -Raw $stamp).Trim() -eq $stampText -and (Test-Path $configFile)) {
-        Write-Host "Rust crates: using Debian's crates cached at $registry"
-        return $configFile
+    # The cache is shared by every clone on the machine and only ever grows (unpacking adds crates), so it
+    # serves any checkout whose crates it already holds; a checkout that needs more adds them to the list.
+    $roots = @($script:DebianRootCrates)
+    if (Test-Path $stamp) {
+        $stamped = (Get-Content -Raw $stamp).Trim()
+        if ($stamped -match '^([^;]*);trixie;v1$') {
+            $have = @($Matches[1] -split ',' | Where-Object { $_ })
+            if (-not @($roots | Where-Object { $_ -notin $have }) -and (Test-Path $configFile)) {
+                Write-Host "Rust crates: using Debian's crates cached at $registry"
+                return $configFile
+            }
+            $roots = @($have + $roots | Select-Object -Unique)
+        }
     }
+    $stampText = ($roots -join ',') + ';trixie;v1'
 
     $archive = Get-AptArchiveUri
     Write-Host "Rust crates: crates.io is not used; provisioning crates from Debian's archive ($archive, suite trixie) into $CacheRoot"
     New-Item -ItemType Directory -Force (Join-Path $CacheRoot 'debs') | Out-Null
-    $indexXz = Join-Path $CacheRoot 'Packages.xz'
-    $index = Join-Path $CacheRoot 'Packages'
+    # Under a name of this process's own: another clone may be provisioning the same cache at this moment.
+    $indexXz = Join-Path $CacheRoot "Packages.$PID.xz"
+    $index = Join-Path $CacheRoot "Packages.$PID"
     & curl -fsSL --retry 3 -o $indexXz "$archive/dists/trixie/main/binary-amd64/Packages.xz"
     if ($LASTEXITCODE) { throw "Could not download Debian's trixie package index from $archive." }
     & xz -dkf $indexXz
     if ($LASTEXITCODE) { throw "Could not decompress $indexXz (is xz installed?)." }
 
     $parsed = Read-DebianPackageIndex $index
-    $closure = Resolve-DebianCrateClosure $parsed $script:DebianRootCrates
+    Remove-Item -LiteralPath $indexXz, $index -ErrorAction Ignore
+    $closure = Resolve-DebianCrateClosure $parsed $roots
     Write-Host "Rust crates: $($closure.Count) Debian packages in the dependency closure"
 
     # Fetch in parallel with one curl per batch (curl --parallel); skip what is already downloaded.
