@@ -520,6 +520,7 @@ function Invoke-PesterWatched {
         $records = @(if (Test-Path -LiteralPath $resultFile) { Get-Content -LiteralPath $resultFile -Encoding utf8 | Where-Object { $_.Trim() } | Select-Object -Skip $seenRecords | ForEach-Object { $_ | ConvertFrom-Json } })
         $seenRecords += $records.Count
         foreach ($r in $records) {
+            $script:PesterFileTimes.Add([pscustomobject]@{ File = [IO.Path]::GetFileName($r.File); Seconds = [double]$r.Seconds })
             $total.Passed += $r.Passed; $total.Failed += $r.Failed; $total.Skipped += $r.Skipped
             foreach ($n in @($r.FailedNames)) { $script:FailureNotes.Add("Pester: $([IO.Path]::GetFileName($r.File)): $n") }
             foreach ($s in @($r.Skips)) { Add-Skip 'Pester' "$([IO.Path]::GetFileName($r.File)): $($s.Name)" $s.Reason }
@@ -553,17 +554,44 @@ function Invoke-PesterWatched {
     $total
 }
 
+$script:PartTimes = [Collections.Generic.List[object]]::new()   # each part of a Test run and how long it took
+$script:PartClock = $null
+function Step-Part([string] $Name) {
+    # Ends the part that was running (if any) and starts $Name; $null ends the last one. The table printed at
+    # the end of a Test run shows where the time goes, so the next slowdown is seen where it starts.
+    if ($script:PartClock) { $script:PartTimes.Add([pscustomobject]@{ Part = $script:PartName; Seconds = $script:PartClock.Elapsed.TotalSeconds }) }
+    $script:PartName = $Name
+    $script:PartClock = if ($Name) { [Diagnostics.Stopwatch]::StartNew() } else { $null }
+}
+
+$script:PesterFileTimes = [Collections.Generic.List[object]]::new()   # Pester files that finished, slowest first at the end
+function Write-PesterFileTimes {
+    if (-not $script:PesterFileTimes.Count) { return }
+    Write-Host 'Pester files by time:'
+    foreach ($t in @($script:PesterFileTimes | Sort-Object Seconds -Descending)) { Write-Host ('  {0,7:N0} s  {1}' -f $t.Seconds, $t.File) }
+}
+
+function Write-PartTimes {
+    if (-not $script:PartTimes.Count) { return }
+    $total = ($script:PartTimes | Measure-Object Seconds -Sum).Sum
+    Write-Host "Time by part (total $([math]::Round($total)) s):"
+    foreach ($t in $script:PartTimes) { Write-Host ('  {0,7:N0} s  {1}' -f $t.Seconds, $t.Part) }
+}
+
 function Invoke-Test {
+    Step-Part 'build'
     Invoke-Build
     $passed = 0; $failed = 0; $skipped = 0
     # Lint findings are failures of the run, but the tests still run: one run shows everything.
-    $lintFailed = @(if (-not $SkipLint) { Invoke-Lint })
+    $lintFailed = @(if (-not $SkipLint) { Step-Part 'lint (fmt, clippy, C# warnings)'; Invoke-Lint })
     $failed += $lintFailed.Count
     foreach ($part in $lintFailed) { $script:FailureNotes.Add("lint: $part") }
     if (-not $SkipCargoTests) {
+        Step-Part 'cargo test'
         $cargo = Invoke-CargoTest
         $passed += $cargo.Passed; $failed += $cargo.Failed; $skipped += $cargo.Skipped
 
+        Step-Part 'valgrind memcheck'
         Write-Host '== valgrind memcheck of the C ABI tests'
         $memcheck = @(Invoke-ValgrindAbiTest)[-1]   # its last output is the verdict
         if ($memcheck -is [string]) { $skipped++; Add-Skip 'valgrind' 'memcheck of the C ABI tests' $memcheck }
@@ -571,6 +599,7 @@ function Invoke-Test {
         else { $failed++; $script:FailureNotes.Add('valgrind memcheck of the C ABI tests') }
     }
 
+    Step-Part 'Pester and the test set-up'
     Write-Host '== Pester'
     $pester = Get-Pester
     $paths = if ($TestPath) { $TestPath | ForEach-Object { $_ -split "," } | ForEach-Object { (Resolve-Path $_).Path } } else { @(Join-Path $Root 'tests/pester') }
@@ -579,7 +608,9 @@ function Invoke-Test {
     $env:D365FO_TEST_MODULE = $ModuleOut
     $env:D365FO_TEST_FAKE_AUTHORITY = Join-Path $Root ('target/release/fake_authority' + ($IsWindows ? '.exe' : ''))
     $env:D365FO_TEST_REPO = $Root
+    Step-Part 'the test-hooks library (for Pester)'
     $env:D365FO_TEST_HOOKS_LIBRARY = Build-TestHooksLibrary
+    Step-Part 'Pester (Linux)'
     if ($TestHost -eq 'WindowsPowerShell') {
         if (-not $IsWindows) { throw '-TestHost WindowsPowerShell needs Windows.' }
         $pwsh = @('powershell.exe')
@@ -598,7 +629,10 @@ function Invoke-Test {
             Add-Skip 'Windows' 'the win-x64 build and its tests under Wine' 'mingw-w64 and Wine are not installed (.ci/run installs them)'
         }
     }
+    Step-Part $null
     Write-Host ''
+    Write-PartTimes
+    Write-PesterFileTimes
     if ($script:Skips.Count) {
         # Every skip with its reason, at the end where it is seen: a skip is a test that said nothing. One whose
         # reason is not in tests/allowed-skips.txt is a failure (counted once, as failed instead of skipped).

@@ -378,6 +378,7 @@ function Invoke-WindowsTestPart {
     $clock = [Diagnostics.Stopwatch]::StartNew()
     Write-Host '== Windows (x86_64-pc-windows-gnu, tests under Wine)'
     $saved = $script:Target
+    Step-Part 'Windows: the win-x64 library (and std on a first run) and the package'
     try {
         $script:Target = $script:WindowsGnuTarget
         Invoke-Build
@@ -392,12 +393,15 @@ function Invoke-WindowsTestPart {
     if ($nupkg -and -not $missing) { $total.Passed++; Write-Host "Package: one .nupkg ($($nupkg.Name)) with $($want -join ' and ')" }
     else { $total.Failed++; $script:FailureNotes.Add("Windows part: the package lacks $(if ($nupkg) { $missing -join ', ' } else { 'a .nupkg' })") }
     Remove-Item -Recurse -Force $pkgDir -ErrorAction Ignore
+    Step-Part 'Windows: a Wine prefix of the run''s own'
     $prefix = @(New-WineTestPrefix -OutDir $Out)[-1]
     try {
         if (-not $SkipCargoTests) {
+            Step-Part 'Windows: the core''s cargo tests under Wine'
             $c = @(Invoke-WindowsCargoTest -Prefix $prefix -Polluted $Polluted)[-1]
             $total.Passed += $c.Passed; $total.Failed += $c.Failed; $total.Skipped += $c.Skipped
         }
+        Step-Part 'Windows: Pester in PowerShell for Windows under Wine'
         $p = @(Invoke-WindowsPester -Prefix $prefix -PesterPath $PesterPath)[-1]
         $total.Passed += $p.Passed; $total.Failed += $p.Failed; $total.Skipped += $p.Skipped
     } finally {

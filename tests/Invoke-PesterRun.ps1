@@ -89,7 +89,9 @@ foreach ($file in $files) {
     $config.Should.ErrorAction = 'Stop'
     # "[|] <test>..." when each test starts, so the watchdog can name the test that never finished.
     $config.Debug.ShowStartMarkers = $true
+    $clock = [Diagnostics.Stopwatch]::StartNew()
     $result = Invoke-Pester -Configuration $config
+    $seconds = [math]::Round($clock.Elapsed.TotalSeconds, 1)
 
     $failedNames = @($result.Failed | ForEach-Object { Get-TestName $_ }) +
         @($result.FailedBlocks | ForEach-Object { "$($_.ExpandedName) (BeforeAll/AfterAll)" }) +
@@ -107,6 +109,7 @@ foreach ($file in $files) {
         Skipped = $result.SkippedCount
         FailedNames = $failedNames
         Skips = $skips
+        Seconds = $seconds
     }
     [IO.File]::AppendAllText($ResultFile, ($record | ConvertTo-Json -Compress -Depth 5) + "`n", $utf8)
 }
