@@ -108,9 +108,20 @@ function Start-Xvfb {
     # A real X server for clipboard and browser tests; returns $null where Xvfb is not installed.
     if (-not (Get-Command Xvfb -ErrorAction SilentlyContinue)) { return $null }
     foreach ($n in 90..120) {
-        if (Test-Path "/tmp/.X11-unix/X$n") { continue }
+        # A display whose socket or lock file exists belongs to another server (or a killed one): skip it.
+        if ((Test-Path "/tmp/.X11-unix/X$n") -or (Test-Path "/tmp/.X$n-lock")) { continue }
         $p = Start-Process Xvfb -ArgumentList ":$n", '-nolisten', 'tcp', '-screen', '0', '1024x768x24' -PassThru -RedirectStandardError (Join-Path ([IO.Path]::GetTempPath()) "xvfb-$n.log")
-        foreach ($i in 1..50) { if (Test-Path "/tmp/.X11-unix/X$n") { return [pscustomobject]@{ Display = ":$n"; Process = $p } }; Start-Sleep -Milliseconds 100 }
+        # The socket file exists from bind(), a moment before the server listens: a client connecting in that
+        # moment is refused ("Can't open display"). Ready is when a client gets past the connection: xclip then
+        # answers that the (empty) secondary selection has no text, or prints it.
+        $until = [DateTime]::UtcNow.AddSeconds(20)
+        while (-not $p.HasExited -and [DateTime]::UtcNow -lt $until) {
+            if (Test-Path "/tmp/.X11-unix/X$n") {
+                $probe = (& timeout 5 xclip -display ":$n" -selection secondary -o 2>&1) -join "`n"
+                if ($probe -notmatch "Can't open display") { return [pscustomobject]@{ Display = ":$n"; Process = $p } }
+            }
+            Start-Sleep -Milliseconds 100
+        }
         try { $p.Kill() } catch { }
     }
     $null

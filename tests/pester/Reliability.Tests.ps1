@@ -785,22 +785,33 @@ foreach (`$t in 'contoso.onmicrosoft.com', 'decline.scenario.test', 'malformed-j
     try { `$null = Get-D365ODataTokenInteractive -Tenant `$t -Url $Resource -RawOutput -Force 6>`$null 3>`$null } catch { }
     `$n++
     [IO.File]::WriteAllText('$hand/done-' + `$n, '')
-    `$until = [DateTime]::UtcNow.AddSeconds(20)
+    `$until = [DateTime]::UtcNow.AddSeconds(90)
     while (-not (Test-Path ('$hand/ack-' + `$n)) -and [DateTime]::UtcNow -lt `$until) { Start-Sleep -Milliseconds 20 }
 }
 'DONE'
 "@
+            # The copy runs on the core's clipboard thread, which never holds up the sign-in: a sign-in that
+            # fails at once can return before its code is on the clipboard. So after done-N the watcher waits
+            # until the clipboard shows sign-in N's own code (the authority's record names it), then acks; under
+            # load that wait is longer, never a miss. Its bound only ends a run in which the code never came.
             $seen = [Collections.Generic.HashSet[string]]::new()
-            $acked = 0
-            $deadline = [DateTime]::UtcNow.AddSeconds(90)
-            while (-not $child.Process.HasExited -and [DateTime]::UtcNow -lt $deadline) {
-                $done = Test-Path (Join-Path $hand "done-$($acked + 1)")
+            $acked = 0; $waitingFor = $null; $waitUntil = $null
+            $deadline = [DateTime]::UtcNow.AddSeconds(240)
+            while (-not $child.Process.HasExited -and $acked -lt 5 -and [DateTime]::UtcNow -lt $deadline) {
                 foreach ($sel in 'clipboard', 'primary') {
-                    $v = (& timeout 2 xclip -selection $sel -o 2>$null) -join "`n"
+                    $v = (& timeout 5 xclip -selection $sel -o 2>$null) -join "`n"
                     if ($LASTEXITCODE -eq 0 -and $v) { $null = $seen.Add($v) }
                 }
-                if ($done) { $acked++; New-Item -ItemType File (Join-Path $hand "ack-$acked") | Out-Null }
-                else { Start-Sleep -Milliseconds 50 }
+                if (-not $waitingFor -and (Test-Path (Join-Path $hand "done-$($acked + 1)"))) {
+                    $records = @(Get-FaJson $fa '/_test/signins')
+                    $records.Count | Should -Be ($acked + 1) -Because 'each sign-in asked for one device code'
+                    $waitingFor = $records[$acked].user_code
+                    $waitUntil = [DateTime]::UtcNow.AddSeconds(60)
+                }
+                if ($waitingFor -and ($seen.Contains($waitingFor) -or [DateTime]::UtcNow -gt $waitUntil)) {
+                    $acked++; $waitingFor = $null
+                    New-Item -ItemType File (Join-Path $hand "ack-$acked") | Out-Null
+                } else { Start-Sleep -Milliseconds 50 }
             }
             $acked | Should -Be 5
             $child.Process.WaitForExit(5000) | Should -BeTrue
