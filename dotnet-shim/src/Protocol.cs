@@ -71,7 +71,8 @@ namespace D365fo.Interactive
         internal string Who;
         internal string Tenant;
         internal string Resource;
-        /// <summary>The authority's token response as received.</summary>
+        /// <summary>The authority's token response as received, less the refresh token and the id token (the core
+        /// never hands those out).</summary>
         internal List<KeyValuePair<string, object>> Response;
 
         internal static TokenAnswer Parse(string json)

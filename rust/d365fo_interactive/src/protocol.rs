@@ -131,7 +131,8 @@ pub struct TokenAnswer {
     pub tenant: String,
     /// The environment URL (resource).
     pub resource: String,
-    /// The authority's token response as received (for -RawOutput).
+    /// The authority's token response as received (for -RawOutput), without `session::WITHHELD_FIELDS`
+    /// (the refresh token and the id token never cross the ABI).
     pub response: Map<String, Value>,
 }
 
