@@ -55,6 +55,11 @@ namespace D365fo.Interactive
 
         internal static string Environment() => new Request("environment").ToString();
 
+        /// <summary>The values (null: unset) the core is to see for the variables it reads.</summary>
+        internal static string EnvironmentSet(List<KeyValuePair<string, object>> values) => new Request("environment_set").With("values", values).ToString();
+
+        internal static string SessionClear() => new Request("session_clear").ToString();
+
         internal static string TestPanic() => new Request("test_panic").ToString();
     }
 
