@@ -414,7 +414,11 @@ mod tests {
     #[test]
     fn a_page_the_rules_refuse_is_neither_shown_nor_opened_and_the_code_still_is() {
         let hostile = "https://microsoft.com.devicelogin.attacker.example/x?a=1&calc.exe&echo|whoami";
-        for (authority, page) in [("https://login.example", hostile), ("https://login.microsoftonline.com", hostile), ("https://login.microsoftonline.com", "https://login.example/device")] {
+        for (authority, page) in [
+            ("https://login.example", hostile),
+            ("https://login.microsoftonline.com", hostile),
+            ("https://login.microsoftonline.com", "https://login.example/device"),
+        ] {
             let script = Script::new(vec![code_with_page(page), ok(200, TOKEN)]);
             let mut p = plan("v2", 300);
             let request: BTreeMap<&'static str, String> =
@@ -425,13 +429,18 @@ mod tests {
             let (r, events) = run(&p, &script, &FakeClock::new());
             assert!(r.is_ok(), "{authority} {page}");
             let issued = events.iter().find_map(|e| match e {
-                Event::CodeIssued { user_code, verification_url, page_refused, message, .. } => Some((user_code, verification_url, page_refused, message)),
+                Event::CodeIssued { user_code, verification_url, page_refused, message, .. } => {
+                    Some((user_code, verification_url, page_refused, message))
+                }
                 _ => None,
             });
             let (user_code, url, refused, message) = issued.unwrap();
             assert_eq!(user_code, "UC123");
             assert!(url.is_empty() && message.is_empty() && refused.is_some(), "{authority} {page}: {url} {refused:?} {message}");
-            assert!(events.iter().any(|e| matches!(e, Event::Browser { ok: false, skipped: true, reason: Some(r) } if r.contains("refused"))), "{events:?}");
+            assert!(
+                events.iter().any(|e| matches!(e, Event::Browser { ok: false, skipped: true, reason: Some(r) } if r.contains("refused"))),
+                "{events:?}"
+            );
             let all = format!("{events:?}");
             assert!(!all.contains("attacker") && !all.contains("login.example/device"), "{all}");
         }

@@ -110,7 +110,9 @@ mod tests {
 
     #[test]
     fn microsofts_authorities_send_only_to_microsofts_device_login_pages() {
-        for authority in ["https://login.microsoftonline.com", "https://login.microsoftonline.us", "https://login.partner.microsoftonline.cn"] {
+        for authority in
+            ["https://login.microsoftonline.com", "https://login.microsoftonline.us", "https://login.partner.microsoftonline.cn"]
+        {
             let a = url(authority);
             assert!(is_microsoft_authority(&a), "{authority}");
             for ok in [

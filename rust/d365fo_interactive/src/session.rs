@@ -314,14 +314,28 @@ mod tests {
         )
         .unwrap();
         let mut response = Map::new();
-        for (k, v) in [("token_type", "Bearer"), ("access_token", "A.T.x"), ("refresh_token", "RT-SECRET"), ("id_token", "ID.TOKEN.x"), ("resource", "r")]
-        {
+        for (k, v) in [
+            ("token_type", "Bearer"),
+            ("access_token", "A.T.x"),
+            ("refresh_token", "RT-SECRET"),
+            ("id_token", "ID.TOKEN.x"),
+            ("resource", "r"),
+        ] {
             response.insert(k.into(), json!(v));
         }
-        let t = TokenSet { response, access_token: "A.T.x".into(), refresh_token: Some("RT-SECRET".into()), lifetime_secs: 3600, notes: vec![] };
+        let t = TokenSet {
+            response,
+            access_token: "A.T.x".into(),
+            refresh_token: Some("RT-SECRET".into()),
+            lifetime_secs: 3600,
+            notes: vec![],
+        };
         let answer = store(&plan, t, TokenSource::DeviceCode, unix_now());
         let text = serde_json::to_string(&answer).unwrap();
-        assert!(!text.contains("RT-SECRET") && !text.contains("ID.TOKEN") && !text.contains("refresh_token") && !text.contains("id_token"), "{text}");
+        assert!(
+            !text.contains("RT-SECRET") && !text.contains("ID.TOKEN") && !text.contains("refresh_token") && !text.contains("id_token"),
+            "{text}"
+        );
         assert_eq!((answer.response["token_type"].as_str(), answer.response["resource"].as_str()), (Some("Bearer"), Some("r")));
         // The session still holds the refresh token, to renew; the cached answer withholds it too.
         let held = cache().entries.iter().find(|e| e.id == answer.session).map(|e| (e.refresh_token.clone(), e.answer(TokenSource::Cache)));

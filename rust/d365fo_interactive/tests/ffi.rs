@@ -190,7 +190,8 @@ fn environment_set_changes_what_the_core_reads_and_refuses_other_names() {
     let (_, s) = call(r#"{"op":"settings_get"}"#, 0, None, ptr::null_mut());
     assert_ne!(setting(&s)["source"], "environment");
     // Only the core's own variables; a refused request changes none of them.
-    let (rc, e) = call(r#"{"op":"environment_set","values":{"D365FO_HTTP_TIMEOUT_SECS":"9","LD_PRELOAD":"/tmp/x.so"}}"#, 0, None, ptr::null_mut());
+    let (rc, e) =
+        call(r#"{"op":"environment_set","values":{"D365FO_HTTP_TIMEOUT_SECS":"9","LD_PRELOAD":"/tmp/x.so"}}"#, 0, None, ptr::null_mut());
     assert_eq!(rc, INVALID_REQUEST, "{e}");
     assert!(e["message"].as_str().unwrap().contains("LD_PRELOAD"));
     assert!(std::env::var_os("LD_PRELOAD").is_none() && std::env::var_os("D365FO_HTTP_TIMEOUT_SECS").is_none());
