@@ -31,6 +31,7 @@ namespace D365fo.Interactive
         {
             if (e == null) return;
             if (e.Kind == "notice") Host(cmdlet, e.Text("message"));
+            else if (e.Kind == "warning") cmdlet.WriteWarning(e.Text("message") ?? "");
             else if (e.Kind == "log") cmdlet.WriteVerbose(e.Text("message") ?? "");
         }
 

@@ -163,7 +163,16 @@ namespace D365fo.Interactive
                         long wait = Math.Max(0, Math.Min(e.Number("wait_secs"), 86_400));
                         string until = DateTime.Now.AddSeconds(wait).ToString("T", CultureInfo.CurrentCulture);
                         string why = e.Text("wait_ends_by") == "timeout" ? "the -Timeout" : "when the code expires";
-                        Core.Host(_cmd, $"To sign in, open {_url} and enter the code {_userCode}");
+                        string refused = e.Text("page_refused");
+                        if (!string.IsNullOrEmpty(refused) || string.IsNullOrEmpty(_url))
+                        {
+                            // The page the authority named is not shown, not opened: it could be any site.
+                            _url = null;
+                            _cmd.WriteWarning($"The sign-in page the authority named was refused and is neither shown nor opened: {refused ?? "it is missing"}. " +
+                                "Enter the code only on a sign-in page you trust (for Microsoft Entra ID: https://microsoft.com/devicelogin).");
+                            Core.Host(_cmd, $"To sign in, enter the code {_userCode}");
+                        }
+                        else Core.Host(_cmd, $"To sign in, open {_url} and enter the code {_userCode}");
                         Core.Host(_cmd, $"Waiting until {until} ({Span(wait)}, {why}); Ctrl+C stops.");
                         string message = e.Text("message");
                         if (!string.IsNullOrEmpty(message)) _cmd.WriteVerbose("The authority's instructions: " + message);
@@ -179,7 +188,8 @@ namespace D365fo.Interactive
                     case "tick":
                         long left = e.Number("seconds_left");
                         long total = e.Number("seconds_total");
-                        var p = new ProgressRecord(ProgressId, ProgressActivity, $"Waiting for you to sign in at {_url} with the code {_userCode}")
+                        string where = _url == null ? "" : $" at {_url}";
+                        var p = new ProgressRecord(ProgressId, ProgressActivity, $"Waiting for you to sign in{where} with the code {_userCode}")
                         {
                             SecondsRemaining = (int)Math.Min(int.MaxValue, Math.Max(0, left)),
                             PercentComplete = total > 0 ? (int)Math.Max(0, Math.Min(100, 100 - left * 100 / total)) : -1,

@@ -1,43 +1,45 @@
 using System;
 using System.Collections.Generic;
-using System.Runtime.InteropServices;
 
 namespace D365fo.Interactive
 {
     /// <summary>Makes the native core see the environment variables as this PowerShell session sees them.
     /// On Linux and macOS, .NET keeps its own copy of the environment: `$env:D365FO_AUTHORITY = …` in a session
     /// never reaches getenv() in native code (the core, its proxy and TLS roots, the clipboard's DISPLAY, the
-    /// browser's BROWSER). Before each call into the core, the variables it reads (it names them: the
-    /// "environment" operation) are copied down when they differ. On Windows both share one environment block.</summary>
+    /// browser's BROWSER). Before each call into the core, the values of the variables it reads (it names them:
+    /// the "environment" operation) are handed to it when they differ from what it was last given, and the core
+    /// sets them itself ("environment_set") under Rust's environment lock, which its own threads take to read.
+    /// This class never writes the native environment: libc's setenv here, under a lock the core's threads do not
+    /// take, could change it while a browser, clipboard or HTTP thread of the core reads it. On Windows both
+    /// share one environment block.</summary>
     internal static class NativeEnvironment
     {
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate IntPtr GetEnvFn(byte[] name);
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate int SetEnvFn(byte[] name, byte[] value, int overwrite);
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate int UnsetEnvFn(byte[] name);
-
         private static readonly object Gate = new object();
-        private static GetEnvFn _getenv;
-        private static SetEnvFn _setenv;
-        private static UnsetEnvFn _unsetenv;
-        private static bool _unavailable;
         private static List<string> _names;
+        /// <summary>What the core was last given, by name (null: unset).</summary>
+        private static Dictionary<string, string> _given;
 
         internal static void Sync()
         {
             if (Platform.IsWindows) return;
             lock (Gate)
             {
-                if (!Bind()) return;
                 if (_names == null) _names = AskCore();
+                var values = new List<KeyValuePair<string, object>>();
+                bool differs = _given == null;
+                var now = new Dictionary<string, string>(StringComparer.Ordinal);
                 foreach (string name in _names)
                 {
                     string managed = Environment.GetEnvironmentVariable(name);
-                    byte[] key = Native.Utf8(name);
-                    string native = Native.ReadUtf8(_getenv(key));
-                    if (managed == native) continue;
-                    if (managed == null) _unsetenv(key);
-                    else _setenv(key, Native.Utf8(managed), 1);
+                    // A NUL cannot be in a C environment; such a value is handed over as unset.
+                    if (managed != null && managed.IndexOf('\0') >= 0) managed = null;
+                    now[name] = managed;
+                    values.Add(new KeyValuePair<string, object>(name, managed));
+                    if (!differs && (!_given.TryGetValue(name, out string before) || before != managed)) differs = true;
                 }
+                if (!differs) return;
+                // On failure nothing is remembered, so the next call tries again.
+                if (Native.Call(Protocol.EnvironmentSet(values), 0, null, out string _, syncEnvironment: false) == 0) _given = now;
             }
         }
 
@@ -52,28 +54,6 @@ namespace D365fo.Interactive
             }
             catch (FormatException) { }
             return names;
-        }
-
-        private static bool Bind()
-        {
-            if (_getenv != null) return true;
-            if (_unavailable) return false;
-            try
-            {
-                IntPtr libc = Platform.LoadLibrary(Platform.IsMacOS ? "/usr/lib/libSystem.B.dylib" : "libc.so.6");
-                _getenv = (GetEnvFn)Marshal.GetDelegateForFunctionPointer(Platform.GetExport(libc, "getenv"), typeof(GetEnvFn));
-                _setenv = (SetEnvFn)Marshal.GetDelegateForFunctionPointer(Platform.GetExport(libc, "setenv"), typeof(SetEnvFn));
-                _unsetenv = (UnsetEnvFn)Marshal.GetDelegateForFunctionPointer(Platform.GetExport(libc, "unsetenv"), typeof(UnsetEnvFn));
-                return true;
-            }
-            catch (Exception)
-            {
-                // A libc we cannot reach (e.g. musl names it differently): the core then sees the environment the
-                // process started with, which is what it would see without this class.
-                _unavailable = true;
-                _getenv = null;
-                return false;
-            }
         }
     }
 }

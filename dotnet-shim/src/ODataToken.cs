@@ -4,7 +4,8 @@ using System.Management.Automation;
 
 namespace D365fo.Interactive
 {
-    /// <summary>The -RawOutput object: the token response's fields as note properties under their JSON names (as
+    /// <summary>The -RawOutput object: the token response's fields (all but refresh_token and id_token, which the
+    /// core keeps) as note properties under their JSON names (as
     /// Invoke-RestMethod gives them), plus ExpiresOn (a DateTimeOffset). The object converts to
     /// "Bearer &lt;access_token&gt;", so it can be piped to Set-D365ODataTokenInSession. Its default view never
     /// shows a token.</summary>

@@ -55,6 +55,11 @@ namespace D365fo.Interactive
 
         internal static string Environment() => new Request("environment").ToString();
 
+        /// <summary>The values (null: unset) the core is to see for the variables it reads.</summary>
+        internal static string EnvironmentSet(List<KeyValuePair<string, object>> values) => new Request("environment_set").With("values", values).ToString();
+
+        internal static string SessionClear() => new Request("session_clear").ToString();
+
         internal static string TestPanic() => new Request("test_panic").ToString();
     }
 
@@ -71,7 +76,8 @@ namespace D365fo.Interactive
         internal string Who;
         internal string Tenant;
         internal string Resource;
-        /// <summary>The authority's token response as received.</summary>
+        /// <summary>The authority's token response as received, less the refresh token and the id token (the core
+        /// never hands those out).</summary>
         internal List<KeyValuePair<string, object>> Response;
 
         internal static TokenAnswer Parse(string json)

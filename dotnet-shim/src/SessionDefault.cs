@@ -28,9 +28,32 @@ namespace D365fo.Interactive
         private static readonly object Gate = new object();
         private static readonly System.Collections.Generic.Dictionary<ulong, string> LastBearer = new System.Collections.Generic.Dictionary<ulong, string>();
 
-        /// <summary>The session entry's bearer token, renewed when needed. Called by the default's script block.</summary>
-        public static Renewal Renew(ulong session)
+        /// <summary>What one Set-D365ODataTokenInSession installed: in which runspace, the value it put in the
+        /// dictionary, and the grant its script block names (Renew answers only for a live grant).</summary>
+        private sealed class Installed
         {
+            internal Guid Runspace;
+            internal object Value;
+            internal string Grant;
+            internal ulong Session;
+        }
+
+        private static readonly System.Collections.Generic.List<Installed> Installs = new System.Collections.Generic.List<Installed>();
+
+        /// <summary>The session entry's bearer token, renewed when needed. Called by the default's script block,
+        /// which names the grant its installation made; once the module is removed from that session (or the
+        /// grant is unknown) it answers no token.</summary>
+        public static Renewal Renew(ulong session, string grant)
+        {
+            lock (Gate)
+            {
+                if (grant == null || !Installs.Exists(i => i.Grant == grant && i.Session == session))
+                    return new Renewal
+                    {
+                        Warning = "The session's token is no longer offered for -Token: d365fo.interactive was removed from this session " +
+                                  "(or this default was not set by it). Import the module and run Set-D365ODataTokenInSession again.",
+                    };
+            }
             string answer = null;
             string failure = null;
             try
@@ -66,12 +89,21 @@ namespace D365fo.Interactive
             {
                 try { session = Json.GetLong(Json.ParseObject(answer), "session"); } catch (FormatException) { }
             }
+            string grant = null;
             if (session.HasValue && session.Value > 0)
             {
+                grant = Guid.NewGuid().ToString("N");
                 lock (Gate) LastBearer[(ulong)session.Value] = bearerToken;
                 value = ScriptBlock.Create(
-                    "$r = [D365fo.Interactive.SessionDefault]::Renew(" + session.Value + "); if ($r.Warning) { Write-Warning $r.Warning }; $r.Bearer");
+                    "$r = [D365fo.Interactive.SessionDefault]::Renew(" + session.Value + ", '" + grant + "'); if ($r.Warning) { Write-Warning $r.Warning }; $r.Bearer");
                 kind = "this session's token, renewed without a new sign-in when it has less than five minutes left";
+            }
+            Guid runspace = System.Management.Automation.Runspaces.Runspace.DefaultRunspace?.InstanceId ?? Guid.Empty;
+            lock (Gate)
+            {
+                // A later default replaces this runspace's earlier one (its grant is withdrawn).
+                Installs.RemoveAll(i => i.Runspace == runspace);
+                Installs.Add(new Installed { Runspace = runspace, Value = value, Grant = grant, Session = session.HasValue && session.Value > 0 ? (ulong)session.Value : 0 });
             }
 
             // Mutate the global dictionary: replacing the variable would lose the user's other defaults.
@@ -88,5 +120,36 @@ namespace D365fo.Interactive
             }
             return kind;
         }
+
+        /// <summary>At Remove-Module: withdraws what this session's Set-D365ODataTokenInSession installed. The
+        /// -Token default goes when it still holds our value (one the user set since is left alone), and the
+        /// grant goes, so a copy of the script block answers no token either.</summary>
+        internal static void Uninstall(EngineIntrinsics engine)
+        {
+            Guid runspace = System.Management.Automation.Runspaces.Runspace.DefaultRunspace?.InstanceId ?? Guid.Empty;
+            Installed mine;
+            lock (Gate)
+            {
+                mine = Installs.Find(i => i.Runspace == runspace);
+                Installs.RemoveAll(i => i.Runspace == runspace);
+                if (mine != null && mine.Session != 0 && !Installs.Exists(i => i.Session == mine.Session)) LastBearer.Remove(mine.Session);
+            }
+            if (mine == null || engine == null) return;
+            try
+            {
+                object current = engine.SessionState.PSVariable.GetValue("global:PSDefaultParameterValues");
+                if (current is PSObject p) current = p.BaseObject;
+                if (current is IDictionary dict && dict.Contains(Key))
+                {
+                    object held = dict[Key];
+                    if (held is PSObject hp) held = hp.BaseObject;
+                    if (ReferenceEquals(held, mine.Value)) dict.Remove(Key);
+                }
+            }
+            catch (Exception) { /* removal must not fail because of this */ }
+        }
+
+        /// <summary>Whether any session of this process still has a default installed (tests, diagnostics).</summary>
+        internal static bool AnyInstalled { get { lock (Gate) return Installs.Count > 0; } }
     }
 }

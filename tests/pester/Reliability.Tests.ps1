@@ -308,6 +308,36 @@ Describe 'Hostile answers: made safe or refused, never shown raw' {
         Assert-NoSecret $r $fa
     }
 
+    It 'never hands a hostile page to $BROWSER, nor shows it; the code is still shown and the sign-in completes' {
+        # A fake browser recording its arguments; the first sign-in (the authority's own page) proves it is used.
+        $recorder = Join-Path $TestDrive 'browser-recorder.sh'
+        $recorded = Join-Path $TestDrive 'browser-args.txt'
+        Set-Content $recorder "#!/bin/sh`nprintf '%s\n' `"`$@`" >> '$recorded'`n"
+        & chmod +x $recorder
+        $env:BROWSER = $recorder; $env:D365FO_NO_BROWSER = $null; $env:DISPLAY = $null
+        try {
+            $good = Invoke-SignIn @{ Tenant = 'approve.scenario.test'; Url = $Resource }
+            $good.Thrown | Should -BeNullOrEmpty
+            ($good.Information -join "`n") | Should -Match 'Your browser has opened the sign-in page\.'
+            $deadline = [DateTime]::UtcNow.AddSeconds(5)
+            while (-not (Test-Path $recorded) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            Get-Content $recorded | Should -Be "$($fa.Url)/devicelogin"
+
+            $r = Invoke-SignIn @{ Tenant = 'hostile-verification-uri.scenario.test'; Url = $Resource }
+        } finally { $env:BROWSER = $null; $env:D365FO_NO_BROWSER = '1' }
+        $r.Thrown | Should -BeNullOrEmpty
+        $r.Output.Count | Should -Be 1
+        Get-Content $recorded | Should -Be "$($fa.Url)/devicelogin" -Because 'the browser was started once, for the good page only'
+        $info = $r.Information -join "`n"
+        $code = @(Get-FaJson $fa '/_test/signins')[-1].user_code
+        $info | Should -Match ('To sign in, enter the code ' + [regex]::Escape($code))
+        $info | Should -Match 'No browser was opened: the sign-in page the authority named was refused'
+        @($r.Warning | Where-Object { $_ -match 'The sign-in page the authority named was refused and is neither shown nor opened: it has a query or a fragment' }).Count | Should -Be 1
+        $all = (Get-StreamLines $r) -join "`n"
+        foreach ($part in 'attacker', 'whoami', 'calc.exe') { $all | Should -Not -Match $part }
+        @($r.Progress | Where-Object { "$($_.StatusDescription)" -match 'attacker' }).Count | Should -Be 0
+    }
+
     It 'bounds <Case> to a day and says so at -Verbose, with no .NET exception' -TestCases @(
         @{ Case = '10^12 seconds (expires_in of the code and the token)'; Tenant = 'huge-numbers.scenario.test'; N = '1000000000000' }
         @{ Case = '2^64-1 seconds'; Tenant = 'max-numbers.scenario.test'; N = '18446744073709551615' }

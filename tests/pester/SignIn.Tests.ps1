@@ -132,7 +132,7 @@ Describe 'Signing in with the v1 endpoints (the default)' {
         $signin = @(Invoke-RestMethod -Uri "$($fa.Url)/_test/signins" -NoProxy | ForEach-Object { $_ } | Where-Object access_token -eq $own.access_token)
         $signin.Count | Should -Be 1 -Because 'the secrets searched for are this sign-in''s'
         $fb.Verbose.Count | Should -BeGreaterThan 0
-        foreach ($s in $own.access_token, $own.refresh_token, $signin[0].device_code) {
+        foreach ($s in $own.access_token, $signin[0].refresh_token, $signin[0].device_code) {
             $s | Should -Not -BeNullOrEmpty
             (Get-AllText $fb).Contains($s) | Should -BeFalse
         }
@@ -143,13 +143,20 @@ Describe '-RawOutput' {
     BeforeAll { $script:fa = Start-FakeAuthority @('--interval', '1', '--approve-after-polls', '1'); $env:D365FO_AUTHORITY = $fa.Url }
     AfterAll { Stop-FakeAuthority $fa; $env:D365FO_ENDPOINT_VERSION = $null }
 
-    It 'returns every v1 token response field under its JSON name, numbers as the strings v1 sends' {
+    It 'returns every v1 token response field under its JSON name, numbers as the strings v1 sends, but the refresh and id tokens' {
         $env:D365FO_ENDPOINT_VERSION = 'v1'
         $r = Invoke-SignIn @{ Tenant = $Tenant; Url = $Resource; RawOutput = $true }
         $t = $r.Output[0]
+        $issued = @(Invoke-RestMethod -Uri "$($fa.Url)/_test/signins" -NoProxy | ForEach-Object { $_ } | Where-Object access_token -eq $t.access_token)[0]
+        $issued.refresh_token | Should -Not -BeNullOrEmpty -Because 'the authority did issue one'
+        $t.PSObject.Properties.Name | Should -Not -Contain 'refresh_token'
+        $t.PSObject.Properties.Name | Should -Not -Contain 'id_token'
+        foreach ($s in $issued.refresh_token, $issued.id_token) {
+            if ($s) { ($t | ConvertTo-Json -Depth 5).Contains($s) | Should -BeFalse -Because 'no withheld token in the serialised object' }
+        }
         $t.PSObject.TypeNames[0] | Should -Be 'D365fo.Interactive.ODataToken'
         @($t.PSObject.TypeNames | Where-Object { $_ -eq 'D365fo.Interactive.ODataToken' }).Count | Should -Be 1 -Because 'one type name per object'
-        foreach ($f in 'token_type', 'expires_in', 'expires_on', 'not_before', 'resource', 'access_token', 'refresh_token') {
+        foreach ($f in 'token_type', 'expires_in', 'expires_on', 'not_before', 'resource', 'access_token') {
             $t.PSObject.Properties.Name | Should -Contain $f
         }
         $t.token_type | Should -Be 'Bearer'

@@ -154,3 +154,48 @@ $SignIn -Verbose -Debug *>&1 | ForEach-Object { "stream2:`$_" }
         }
     }
 }
+
+Describe 'Remove-Module takes back what the module set' {
+    BeforeAll { $script:fa = Start-FakeAuthority @('--interval', '1') }
+    AfterAll { Stop-FakeAuthority $fa }
+
+    It 'removes the -Token default, withdraws its script block and Renew, and forgets the session''s tokens' {
+        $r = Invoke-InSession @"
+$SignIn 6>`$null | Set-D365ODataTokenInSession
+`$sb = `$PSDefaultParameterValues['*-D365*:Token']
+"before:`$((Get-D365TokenSeen) -like 'seen:Bearer *')"
+`$grant = [regex]::Match(`$sb.ToString(), "Renew\((\d+), '([0-9a-f]+)'\)")
+"grant:`$(`$grant.Success)"
+"renew-before:`$([D365fo.Interactive.SessionDefault]::Renew([uint64]`$grant.Groups[1].Value, `$grant.Groups[2].Value).Bearer -like 'Bearer *')"
+Remove-Module d365fo.interactive
+"has:`$(`$PSDefaultParameterValues.Contains('*-D365*:Token'))"
+function Get-D365Later { [CmdletBinding()] param([string] `$Token) "later:`$Token" }
+Get-D365Later
+"copy:`$(& `$sb 3>`$null)"
+`$renewed = [D365fo.Interactive.SessionDefault]::Renew([uint64]`$grant.Groups[1].Value, `$grant.Groups[2].Value)
+"renew-after:`$(`$renewed.Bearer)|`$(`$renewed.Warning -match 'removed')"
+Import-Module '$ModuleManifest'
+$SignIn
+"@ $fa
+        $out = Get-Lines $r
+        $out | Should -Contain 'before:True'
+        $out | Should -Contain 'grant:True'
+        $out | Should -Contain 'renew-before:True'
+        $out | Should -Contain 'has:False'
+        $out | Should -Contain 'later:' -Because 'a D365 command defined after the removal gets no bearer'
+        $out | Should -Contain 'copy:' -Because 'a kept copy of the default''s script block answers no token'
+        $out | Should -Contain 'renew-after:|True'
+        ($out -join "`n") | Should -Match 'enter the code' -Because 'the session''s tokens were forgotten, so the next call signs in'
+        ($out -join "`n") | Should -Not -Match 'Using this session''s token'
+    }
+
+    It 'leaves a -Token default the user set since alone' {
+        $out = Get-Lines (Invoke-InSession @"
+$SignIn 6>`$null | Set-D365ODataTokenInSession
+`$PSDefaultParameterValues['*-D365*:Token'] = 'Bearer users.own'
+Remove-Module d365fo.interactive
+"kept:`$(`$PSDefaultParameterValues['*-D365*:Token'])"
+"@ $fa)
+        $out | Should -Contain 'kept:Bearer users.own'
+    }
+}

@@ -60,13 +60,14 @@ d365fo_result d365fo_cancel_request(uint64_t handle);
 d365fo_result d365fo_cancel_free(uint64_t handle);
 
 /* Events of a running call, as one JSON object tagged by "event"; event_json is valid only during the
- * callback: code_issued, clipboard, browser, tick, refresh_refused, notice, log (see src/protocol.rs).
+ * callback: code_issued, clipboard, browser, tick, refresh_refused, warning, notice, log (see src/protocol.rs).
  * No event ever carries a token or a device code. */
 typedef void (*d365fo_event_cb)(void *userdata, const char *event_json);
 
 /* Runs one request and blocks until it ends. request_json is one JSON object tagged by "op":
  *   sign_in, session_lookup, session_token, settings_get, settings_set, config_list, config_active,
- *   config_add, config_set_active, config_scan, config_import, store_info, environment
+ *   config_add, config_set_active, config_scan, config_import, store_info, environment,
+ *   environment_set, session_clear
  * (fields and answers: rust/d365fo_interactive/src/protocol.rs).
  * cancel: 0 for none, else a handle from d365fo_cancel_new. cb may be NULL.
  * out_json is always written (unless it is NULL): the answer on D365FO_OK, otherwise

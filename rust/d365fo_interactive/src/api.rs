@@ -85,9 +85,48 @@ pub fn handle_with(request_json: &str, cancel: &CancelToken, emit: &mut dyn FnMu
             )
         }
         Request::Environment => answer(json!({ "names": settings::ENVIRONMENT })),
+        Request::EnvironmentSet { values } => answer(json!({ "changed": environment_set(&values)? })),
+        Request::SessionClear => {
+            session::clear();
+            answer(json!({}))
+        }
         #[cfg(feature = "test-hooks")]
         Request::TestPanic => panic!("forced panic (test-hooks build)"),
     }
+}
+
+/// Makes the process environment hold `values` for the variables the core reads, changing only those that
+/// differ; returns the names changed. Every name is checked before anything changes.
+fn environment_set(values: &BTreeMap<String, Option<String>>) -> CoreResult<Vec<String>> {
+    if let Some(name) = values.keys().find(|n| !settings::ENVIRONMENT.contains(&n.as_str())) {
+        return Err(CoreError::invalid(format!(
+            "the core does not read the environment variable '{}'; only its own are handed over",
+            crate::text::printable(name)
+        )));
+    }
+    if let Some((name, _)) = values.iter().find(|(_, v)| v.as_deref().is_some_and(|v| v.contains('\0'))) {
+        return Err(CoreError::invalid(format!("the value of {name} holds a NUL character")));
+    }
+    let mut changed = Vec::new();
+    for (name, wanted) in values {
+        let now = std::env::var_os(name);
+        if now.as_deref() == wanted.as_deref().map(std::ffi::OsStr::new) {
+            continue;
+        }
+        // SAFETY: set_var and remove_var take the standard library's environment write lock, and every read
+        // of the environment in the core (std::env::var, through `process_env` and the crates it uses: the
+        // browser launcher, the clipboard, TLS roots) takes its read lock, so no Rust thread of this process
+        // reads while the value changes. The cmdlets no longer call libc's setenv themselves (they did, under a
+        // lock of their own that the core's threads did not take).
+        unsafe {
+            match wanted {
+                Some(v) => std::env::set_var(name, v),
+                None => std::env::remove_var(name),
+            }
+        }
+        changed.push(name.clone());
+    }
+    Ok(changed)
 }
 
 /// The store, with an earlier version's own store carried over into it the first time in this process.

@@ -128,6 +128,11 @@ pub fn device_flow(plan: &Plan, ctx: &mut Context) -> CoreResult<TokenSet> {
     }
     let host = plan.host();
     let s = &plan.settings;
+    if let Some(message) = crate::page::authority_notice(&s.authority_url, &s.authority) {
+        // This machine's authority (the bundled test authority, a developer's) is said on the host; any other
+        // that is not Microsoft's is a warning.
+        (ctx.emit)(if s.authority_url.is_loopback() { Event::Notice { message } } else { Event::Warning { message } });
+    }
     ctx.log(format!("requesting a device code from {} (endpoint {}, client id {})", plan.devicecode_url(), s.endpoint.name(), s.client_id));
     let deadline = ctx.clock.now() + s.http_timeout.min(Duration::from_secs(plan.timeout_secs));
     let reply = match http::post_bounded(&ctx.transport, &plan.devicecode_url(), plan.devicecode_form(), ctx.cancel, deadline) {
@@ -138,7 +143,13 @@ pub fn device_flow(plan: &Plan, ctx: &mut Context) -> CoreResult<TokenSet> {
         Outcome::Failed(e) => return Err(e.to_core(&host)),
         Outcome::Reply(r) => r,
     };
-    let dc = wire::parse_device_code(&reply, &host)?;
+    let mut dc = wire::parse_device_code(&reply, &host)?;
+    let page_refused = crate::page::judge(&s.authority_url, &dc.verification_url).err();
+    if page_refused.is_some() {
+        // Neither shown, opened, nor repeated through the authority's own instruction (which names it).
+        dc.verification_url.clear();
+        dc.message.clear();
+    }
     let issued_at = ctx.clock.now();
     for note in &dc.notes {
         ctx.log(note.clone());
@@ -151,6 +162,7 @@ pub fn device_flow(plan: &Plan, ctx: &mut Context) -> CoreResult<TokenSet> {
     (ctx.emit)(Event::CodeIssued {
         user_code: dc.user_code.clone(),
         verification_url: dc.verification_url.clone(),
+        page_refused: page_refused.clone(),
         message: dc.message.clone(),
         expires_in: dc.expires_in,
         interval: dc.interval,
@@ -161,7 +173,12 @@ pub fn device_flow(plan: &Plan, ctx: &mut Context) -> CoreResult<TokenSet> {
     if plan.tenant == PANIC_AFTER_CODE {
         panic!("forced panic (test-hooks build)");
     }
-    let mut browser = start_browser(plan, &dc, ctx);
+    let mut browser = if page_refused.is_some() {
+        (ctx.emit)(Event::Browser { ok: false, skipped: true, reason: Some("the sign-in page the authority named was refused".into()) });
+        None
+    } else {
+        start_browser(plan, &dc, ctx)
+    };
     copy_code(plan, &dc, ctx);
     if ctx.cancel.is_cancelled() {
         return Err(cancelled());
@@ -388,6 +405,47 @@ mod tests {
         (r, events)
     }
 
+    fn code_with_page(page: &str) -> Result<HttpReply, TransportError> {
+        let body = serde_json::json!({"user_code":"UC123","device_code":"SECRET-DEVICE-CODE","verification_uri":page,"expires_in":900,"interval":5,
+            "message":format!("To sign in, open {page} and enter UC123")});
+        ok(200, &body.to_string())
+    }
+
+    #[test]
+    fn a_page_the_rules_refuse_is_neither_shown_nor_opened_and_the_code_still_is() {
+        let hostile = "https://microsoft.com.devicelogin.attacker.example/x?a=1&calc.exe&echo|whoami";
+        for (authority, page) in [
+            ("https://login.example", hostile),
+            ("https://login.microsoftonline.com", hostile),
+            ("https://login.microsoftonline.com", "https://login.example/device"),
+        ] {
+            let script = Script::new(vec![code_with_page(page), ok(200, TOKEN)]);
+            let mut p = plan("v2", 300);
+            let request: BTreeMap<&'static str, String> =
+                [("authority", authority.to_string()), ("endpoint_version", "v2".to_string()), ("no_browser", "false".to_string())].into();
+            p.settings = settings::resolve_sign_in(&Inputs { request: &request, env: &|_| None, stored: &|_| None }).unwrap();
+            // A desktop with $BROWSER set: the browser would be launched if the page were allowed.
+            p.desktop = Desktop { display: Some(":0|".into()), browser_command: true };
+            let (r, events) = run(&p, &script, &FakeClock::new());
+            assert!(r.is_ok(), "{authority} {page}");
+            let issued = events.iter().find_map(|e| match e {
+                Event::CodeIssued { user_code, verification_url, page_refused, message, .. } => {
+                    Some((user_code, verification_url, page_refused, message))
+                }
+                _ => None,
+            });
+            let (user_code, url, refused, message) = issued.unwrap();
+            assert_eq!(user_code, "UC123");
+            assert!(url.is_empty() && message.is_empty() && refused.is_some(), "{authority} {page}: {url} {refused:?} {message}");
+            assert!(
+                events.iter().any(|e| matches!(e, Event::Browser { ok: false, skipped: true, reason: Some(r) } if r.contains("refused"))),
+                "{events:?}"
+            );
+            let all = format!("{events:?}");
+            assert!(!all.contains("attacker") && !all.contains("login.example/device"), "{all}");
+        }
+    }
+
     #[test]
     fn polls_at_the_interval_and_returns_the_token() {
         let script = Script::new(vec![code(5, 900), oauth(400, "authorization_pending"), ok(200, TOKEN)]);
@@ -401,6 +459,10 @@ mod tests {
         assert_eq!(seen[1].0, "https://login.example/t/oauth2/token");
         assert!(seen[1].1.contains(&("resource", "https://x".to_string())));
         match &events[0] {
+            Event::Warning { message } => assert!(message.contains("https://login.example") && message.contains("not Microsoft's")),
+            other => panic!("{other:?}"),
+        }
+        match &events[1] {
             Event::Log { message } => assert!(message.contains("requesting a device code")),
             other => panic!("{other:?}"),
         }

@@ -705,6 +705,14 @@ mod tests {
         let e = choose_proxy(&target, None, &env_of(&[("HTTPS_PROXY", "http://user:S3cret@bad host:1")])).unwrap_err();
         assert!(!e.message.contains("S3cret") && e.message.contains("http://***@bad host:1"), "{}", e.message);
         assert_eq!(proxy_for_log("http://u:p@proxy:1"), "http://proxy:1");
+        // Passwords holding the characters that end a URL's authority: masked whole, port text never echoed.
+        for (proxy, secrets) in
+            [("http://alice:S3cr#tPw@127.0.0.1:3128", ["S3cr", "tPw"]), ("http://alice:pa/ss?w0rd@127.0.0.1:3128", ["pa/ss", "w0rd"])]
+        {
+            let e = choose_proxy(&target, None, &env_of(&[("HTTPS_PROXY", proxy)])).unwrap_err();
+            assert!(secrets.iter().all(|s| !e.message.contains(s)) && !e.message.contains("alice"), "{}", e.message);
+            assert!(e.message.contains("'http://***@127.0.0.1:3128'") && e.message.contains("percent-encoded"), "{}", e.message);
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod ffi;
 pub mod flow;
 pub mod http;
 pub mod legacy;
+pub mod page;
 pub mod poller;
 pub mod protocol;
 pub mod psf;

@@ -59,8 +59,17 @@ pub enum Request {
     },
     /// Where the store is.
     StoreInfo,
-    /// The environment variables the core reads (the cmdlets copy them into the native environment).
+    /// The environment variables the core reads (the cmdlets hand their values over with `environment_set`).
     Environment,
+    /// Makes the process environment hold these values (None: unset) for the variables the core reads; set
+    /// under Rust's own environment lock, which every reader in the core takes, so no thread of the core reads
+    /// the environment while it changes. Names the core does not read are refused.
+    EnvironmentSet {
+        #[serde(default)]
+        values: BTreeMap<String, Option<String>>,
+    },
+    /// Forgets every token of this process's sessions (the module's removal, when no session still has it).
+    SessionClear,
     /// Test builds only: panics inside the boundary.
     #[cfg(feature = "test-hooks")]
     TestPanic,
@@ -131,7 +140,8 @@ pub struct TokenAnswer {
     pub tenant: String,
     /// The environment URL (resource).
     pub resource: String,
-    /// The authority's token response as received (for -RawOutput).
+    /// The authority's token response as received (for -RawOutput), without `session::WITHHELD_FIELDS`
+    /// (the refresh token and the id token never cross the ABI).
     pub response: Map<String, Value>,
 }
 
@@ -203,8 +213,11 @@ pub enum Event {
     /// The code to enter and where; the wait ends at the earlier of -Timeout and the code's expiry.
     CodeIssued {
         user_code: String,
+        /// The page to open; empty when it was refused (`page_refused`).
         verification_url: String,
-        /// The authority's own instruction, made safe (shown at -Verbose).
+        /// Why the page the authority named is neither shown nor opened (`page::judge`); None when it is fine.
+        page_refused: Option<String>,
+        /// The authority's own instruction, made safe (shown at -Verbose); empty when the page was refused.
         message: String,
         expires_in: u64,
         interval: u64,
@@ -221,6 +234,8 @@ pub enum Event {
     Tick { seconds_left: u64, seconds_total: u64 },
     /// The session's token could not be renewed silently; a device code sign-in follows.
     RefreshRefused { reason: String },
+    /// Something a person should be warned about (the cmdlets write a warning).
+    Warning { message: String },
     /// Something a person should be told once (e.g. configurations carried over from an earlier version).
     Notice { message: String },
     /// Diagnostics for -Verbose (never a token or device code).

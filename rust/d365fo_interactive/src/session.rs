@@ -16,6 +16,11 @@ use crate::wire::{OAuthError, TokenSet};
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// Fields of the token response that never leave the core, not even in `-RawOutput`: the refresh token (with
+/// the default family client it buys Graph or Azure Resource Manager tokens for weeks) and the id token.
+/// The session keeps the refresh token to renew; the id token only serves `who`.
+pub const WITHHELD_FIELDS: &[&str] = &["refresh_token", "id_token"];
+
 /// A token with less than this left is renewed rather than handed out.
 pub const REUSE_MIN_SECS: u64 = 300;
 
@@ -94,6 +99,10 @@ fn store(plan: &Plan, t: TokenSet, source: TokenSource, now: u64) -> TokenAnswer
         }
     };
     let who = who_from(&t.response).or(old_who);
+    let mut response = t.response;
+    for field in WITHHELD_FIELDS {
+        response.remove(*field);
+    }
     // A refresh answer without a new refresh token leaves the old one usable (Entra does not revoke it).
     let refresh_token = t.refresh_token.or(if source == TokenSource::Refresh { old_refresh } else { None });
     let entry = Entry {
@@ -104,7 +113,7 @@ fn store(plan: &Plan, t: TokenSet, source: TokenSource, now: u64) -> TokenAnswer
         refresh_token,
         expires_on: now.saturating_add(t.lifetime_secs),
         who,
-        response: t.response,
+        response,
     };
     let answer = entry.answer(source);
     c.entries.push(entry);
@@ -290,6 +299,50 @@ mod tests {
         r.insert("id_token".into(), json!("not a jwt"));
         assert_eq!(who_from(&r).as_deref(), Some("at@contoso.com"));
         assert_eq!(who_from(&Map::new()), None);
+    }
+
+    #[test]
+    fn the_refresh_and_id_tokens_stay_in_the_core_and_the_rest_of_the_response_is_answered() {
+        let plan = crate::api::plan_sign_in(
+            &crate::protocol::SignInRequest {
+                tenant: Some("withheld.example".into()),
+                url: Some("https://withheld.example.com".into()),
+                ..Default::default()
+            },
+            &|k| (k == "D365FO_CONFIG_FILE").then(|| "/nonexistent/d365fo-withheld/psf_config.json".to_string()),
+            &mut |_| {},
+        )
+        .unwrap();
+        let mut response = Map::new();
+        for (k, v) in [
+            ("token_type", "Bearer"),
+            ("access_token", "A.T.x"),
+            ("refresh_token", "RT-SECRET"),
+            ("id_token", "ID.TOKEN.x"),
+            ("resource", "r"),
+        ] {
+            response.insert(k.into(), json!(v));
+        }
+        let t = TokenSet {
+            response,
+            access_token: "A.T.x".into(),
+            refresh_token: Some("RT-SECRET".into()),
+            lifetime_secs: 3600,
+            notes: vec![],
+        };
+        let answer = store(&plan, t, TokenSource::DeviceCode, unix_now());
+        let text = serde_json::to_string(&answer).unwrap();
+        assert!(
+            !text.contains("RT-SECRET") && !text.contains("ID.TOKEN") && !text.contains("refresh_token") && !text.contains("id_token"),
+            "{text}"
+        );
+        assert_eq!((answer.response["token_type"].as_str(), answer.response["resource"].as_str()), (Some("Bearer"), Some("r")));
+        // The session still holds the refresh token, to renew; the cached answer withholds it too.
+        let held = cache().entries.iter().find(|e| e.id == answer.session).map(|e| (e.refresh_token.clone(), e.answer(TokenSource::Cache)));
+        let (rt, cached) = held.unwrap();
+        assert_eq!(rt.as_deref(), Some("RT-SECRET"));
+        assert!(!serde_json::to_string(&cached).unwrap().contains("RT-SECRET"));
+        cache().entries.retain(|e| e.id != answer.session);
     }
 
     #[test]

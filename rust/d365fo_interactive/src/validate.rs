@@ -112,7 +112,9 @@ fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
     let port = match port {
         None => None,
         Some(p) => {
-            Some(p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| format!("the port '{}' is not a port number", printable(p)))?)
+            // The text is not echoed: in a URL whose password holds '/', '?' or '#', what looks like the port
+            // is part of the password.
+            Some(p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| "its port is not a number from 1 to 65535".to_string())?)
         }
     };
     Ok((host, port))
@@ -272,18 +274,46 @@ pub fn proxy_url(p: &str, source: &str) -> CoreResult<String> {
     if let Some(scheme) = with_scheme.split("://").next().filter(|s| s.to_ascii_lowercase().starts_with("socks")) {
         return Err(CoreError::invalid(format!("{source}: {} proxies are not supported; use an http proxy", printable(scheme))));
     }
-    // Credentials are allowed in a proxy URL (http://user:pass@proxy:3128); check the rest without them.
+    // Credentials are allowed in a proxy URL (http://user:pass@proxy:3128); check the rest without them. They
+    // end at the last '@' (a password may hold any character), and must then be percent-encoded where a URL
+    // needs it: an unencoded '/', '?', '#' or '@' would make the HTTP client read another host or port.
     let without_credentials = match with_scheme.split_once("://") {
-        Some((scheme, rest)) => {
-            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(end);
-            format!("{scheme}://{}{tail}", authority.rsplit('@').next().unwrap_or(authority))
-        }
+        Some((scheme, rest)) => match rest.rfind('@') {
+            Some(at) => {
+                if rest[..at].contains(['/', '?', '#', '@']) {
+                    return Err(CoreError::invalid(format!(
+                        "{source}: the proxy '{}' is not valid: its user name or password holds '/', '?', '#' or '@', \
+                         which must be percent-encoded (%2F, %3F, %23, %40)",
+                        proxy_for_message(&with_scheme)
+                    )));
+                }
+                format!("{scheme}://{}", &rest[at + 1..])
+            }
+            None => with_scheme.clone(),
+        },
         None => with_scheme.clone(),
     };
     parse_http_url(&without_credentials)
-        .map_err(|why| CoreError::invalid(format!("{source}: the proxy '{}' is not valid: {why}", printable_url(p))))?;
+        .map_err(|why| CoreError::invalid(format!("{source}: the proxy '{}' is not valid: {why}", proxy_for_message(&with_scheme))))?;
     Ok(with_scheme)
+}
+
+/// A proxy URL as messages show it: scheme, `***@` where it carries credentials, the host, and the port only
+/// when it is a number; no path, query or fragment. What follows a ':' and is not a number may be part of a
+/// password (`http://alice:S3cr#t@proxy` read up to '#'), so it is never echoed.
+fn proxy_for_message(p: &str) -> String {
+    let (scheme, rest) = p.split_once("://").unwrap_or(("http", p));
+    let (credentials, after) = match rest.rfind('@') {
+        Some(at) => ("***@", &rest[at + 1..]),
+        None => ("", rest),
+    };
+    let authority = &after[..after.find(['/', '?', '#']).unwrap_or(after.len())];
+    let shown = match authority.rsplit_once(':') {
+        Some((h, port)) if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) => format!("{h}:{port}"),
+        Some((h, _)) if !authority.starts_with('[') || h.ends_with(']') => h.to_string(),
+        _ => authority.to_string(),
+    };
+    printable(&format!("{scheme}://{credentials}{shown}"))
 }
 
 /// An OData configuration name: not empty, no wildcard characters, printable, at most 100 characters.
@@ -304,17 +334,17 @@ pub fn config_name(name: &str) -> CoreResult<String> {
     Ok(n.to_string())
 }
 
-/// A URL safe to echo in a message: any user name and password before the host replaced by `***`, then as
-/// `printable`. (Proxy and authority URLs may carry credentials; messages must not.)
+/// A URL safe to echo in a message: everything between `://` and the last '@' (a user name and password,
+/// whatever characters they hold) replaced by `***`, then as `printable`. (Proxy and authority URLs may carry
+/// credentials; messages must not.) An '@' later in a path hides that part of the path too, which only costs
+/// detail in a message.
 pub fn printable_url(s: &str) -> String {
     let (scheme, rest) = match s.find("://") {
         Some(i) => s.split_at(i + 3),
         None => ("", s),
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    match authority.rfind('@') {
-        Some(at) => printable(&format!("{scheme}***{}{tail}", &authority[at..])),
+    match rest.rfind('@') {
+        Some(at) => printable(&format!("{scheme}***{}", &rest[at..])),
         None => printable(s),
     }
 }
@@ -431,17 +461,30 @@ mod tests {
     fn credentials_in_urls_never_reach_a_message() {
         assert_eq!(printable_url("http://user:S3cret@proxy:3128/x?y"), "http://***@proxy:3128/x?y");
         assert_eq!(printable_url("user:S3cret@proxy:3128"), "***@proxy:3128");
-        assert_eq!(printable_url("https://a:b@c@host/p@q"), "https://***@host/p@q");
-        assert_eq!(printable_url("https://host/p@q"), "https://host/p@q");
+        assert_eq!(printable_url("https://a:b@c@host/p@q"), "https://***@q");
+        assert_eq!(printable_url("https://host/p@q"), "https://***@q");
+        // Credentials holding the characters that end an authority ('/', '?', '#') are masked whole.
+        assert_eq!(printable_url("http://alice:S3cr#tPw@127.0.0.1:3128"), "http://***@127.0.0.1:3128");
+        assert_eq!(printable_url("http://alice:pa/ss?w0rd@127.0.0.1:3128"), "http://***@127.0.0.1:3128");
+        assert_eq!(printable_url("alice:pa/ss@p:1"), "***@p:1");
         for (e, secret) in [
             (authority("http://user:S3cret@127.0.0.1:1", "D365FO_AUTHORITY").unwrap_err(), "S3cret"),
             (resource_url("https://user:S3cret@x.example").unwrap_err(), "S3cret"),
             (authority("https://user:S3cret@login.example/?q", "t").unwrap_err(), "S3cret"),
             (system_url("http://user:S3cret@x.example").unwrap_err(), "S3cret"),
             (proxy_url("http://user:S3cret@bad host:1", "HTTPS_PROXY").unwrap_err(), "S3cret"),
+            (proxy_url("http://alice:S3cr#tPw@127.0.0.1:3128", "HTTPS_PROXY").unwrap_err(), "S3cr"),
+            (proxy_url("http://alice:pa/ss?w0rd@127.0.0.1:3128", "HTTPS_PROXY").unwrap_err(), "w0rd"),
+            (proxy_url("alice:pa/ss@127.0.0.1:3128", "HTTPS_PROXY").unwrap_err(), "pa/ss"),
         ] {
             assert!(!e.message.contains(secret) && e.message.contains("***@"), "{}", e.message);
         }
+        // What stands where a port would be is never echoed when it is not a number: it may be a password.
+        for (bad, secret) in [("http://alice:S3cret", "S3cret"), ("http://alice:S3cr#t@", "S3cr"), ("http://p:12ab/x?y", "12ab")] {
+            let e = proxy_url(bad, "HTTPS_PROXY").unwrap_err();
+            assert!(!e.message.contains(secret), "{}", e.message);
+        }
+        assert!(proxy_url("http://p:12ab", "x").unwrap_err().message.contains("'http://p' is not valid: its port is not a number"));
     }
 
     #[test]

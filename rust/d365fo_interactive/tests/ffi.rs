@@ -136,6 +136,16 @@ fn a_full_sign_in_through_the_abi_with_events_on_the_calling_thread_then_reuse()
     assert_eq!(token["access_token"], fa.signins()[0]["access_token"]);
     assert_eq!(token["who"], "test.user@local-test-authority.invalid");
     assert!(token["response"]["expires_in"].is_string(), "v1 keeps its strings in the raw response");
+    // The refresh and id tokens the authority issued never cross the ABI.
+    let issued = fa.signins()[0].clone();
+    let answer_text = token.to_string();
+    for k in ["refresh_token", "id_token"] {
+        assert!(token["response"].get(k).is_none(), "{k} in {answer_text}");
+        if let Some(secret) = issued[k].as_str() {
+            assert!(!answer_text.contains(secret), "{k} in the answer");
+        }
+    }
+    assert!(issued["refresh_token"].is_string(), "the authority did issue a refresh token");
     let me = std::thread::current().id();
     assert!(events.iter().all(|(_, t)| *t == me), "every callback ran on the calling thread");
     let kinds: Vec<String> =
@@ -160,6 +170,48 @@ fn a_full_sign_in_through_the_abi_with_events_on_the_calling_thread_then_reuse()
     assert_eq!((rc, l["session"].clone()), (OK, token["session"].clone()));
     let (rc, t) = call(&json!({"op":"session_token","session": token["session"]}).to_string(), 0, None, ptr::null_mut());
     assert_eq!((rc, t["access_token"].clone()), (OK, token["access_token"].clone()));
+}
+
+#[test]
+fn environment_set_changes_what_the_core_reads_and_refuses_other_names() {
+    let _g = serial();
+    let setting = |s: &Value| s["settings"].as_array().unwrap().iter().find(|r| r["name"] == "HttpTimeoutSeconds").cloned().unwrap();
+    let (rc, a) = call(r#"{"op":"environment_set","values":{"D365FO_HTTP_TIMEOUT_SECS":"17"}}"#, 0, None, ptr::null_mut());
+    assert_eq!((rc, a["changed"].clone()), (OK, json!(["D365FO_HTTP_TIMEOUT_SECS"])), "{a}");
+    assert_eq!(std::env::var("D365FO_HTTP_TIMEOUT_SECS").as_deref(), Ok("17"));
+    let (_, s) = call(r#"{"op":"settings_get"}"#, 0, None, ptr::null_mut());
+    assert_eq!((setting(&s)["value"].clone(), setting(&s)["source"].clone()), (json!(17), json!("environment")), "{s}");
+    // The same value again changes nothing.
+    let (rc, a) = call(r#"{"op":"environment_set","values":{"D365FO_HTTP_TIMEOUT_SECS":"17"}}"#, 0, None, ptr::null_mut());
+    assert_eq!((rc, a["changed"].clone()), (OK, json!([])));
+    let (rc, a) = call(r#"{"op":"environment_set","values":{"D365FO_HTTP_TIMEOUT_SECS":null}}"#, 0, None, ptr::null_mut());
+    assert_eq!((rc, a["changed"].clone()), (OK, json!(["D365FO_HTTP_TIMEOUT_SECS"])));
+    assert!(std::env::var_os("D365FO_HTTP_TIMEOUT_SECS").is_none());
+    let (_, s) = call(r#"{"op":"settings_get"}"#, 0, None, ptr::null_mut());
+    assert_ne!(setting(&s)["source"], "environment");
+    // Only the core's own variables; a refused request changes none of them.
+    let (rc, e) =
+        call(r#"{"op":"environment_set","values":{"D365FO_HTTP_TIMEOUT_SECS":"9","LD_PRELOAD":"/tmp/x.so"}}"#, 0, None, ptr::null_mut());
+    assert_eq!(rc, INVALID_REQUEST, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("LD_PRELOAD"));
+    assert!(std::env::var_os("LD_PRELOAD").is_none() && std::env::var_os("D365FO_HTTP_TIMEOUT_SECS").is_none());
+}
+
+#[test]
+fn session_clear_forgets_the_sessions_tokens() {
+    let _g = serial();
+    let fa = FakeAuthority::start(Options { interval: 1, ..Options::default() }).unwrap();
+    let (rc, token) = call(&sign_in_request(&fa.base_url(), "clear-me"), 0, None, ptr::null_mut());
+    assert_eq!(rc, OK, "{token}");
+    let (rc, t) = call(&json!({"op":"session_token","session": token["session"]}).to_string(), 0, None, ptr::null_mut());
+    assert_eq!((rc, t["access_token"].clone()), (OK, token["access_token"].clone()));
+    let (rc, _) = call(r#"{"op":"session_clear"}"#, 0, None, ptr::null_mut());
+    assert_eq!(rc, OK);
+    let (rc, e) = call(&json!({"op":"session_token","session": token["session"]}).to_string(), 0, None, ptr::null_mut());
+    assert_eq!((rc, e["kind"].as_str()), (12, Some("not_found")), "{e}");
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let (_, l) = call(&json!({"op":"session_lookup","bearer": bearer}).to_string(), 0, None, ptr::null_mut());
+    assert_eq!(l["session"], Value::Null);
 }
 
 #[test]

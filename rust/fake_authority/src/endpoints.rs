@@ -117,6 +117,11 @@ pub fn device_code(state: &State, rq: Request, tenant: &str, version: Version, f
     match scenario.kind {
         Kind::HostileText => body["message"] = json!(protocol::hostile_message(&verification, &user_code)),
         Kind::HostileUserCode => body["user_code"] = json!(format!("{}\u{202E}{}\u{200B}", &user_code[..4], &user_code[4..])),
+        Kind::HostileVerificationUri => {
+            let field = if body.get("verification_uri").is_some() { "verification_uri" } else { "verification_url" };
+            body[field] = json!(protocol::HOSTILE_VERIFICATION_URI);
+            body["message"] = json!(format!("To sign in, open {} and enter the code {user_code}.", protocol::HOSTILE_VERIFICATION_URI));
+        }
         Kind::HugeNumbers => protocol::set_seconds(&mut body, version, "expires_in", protocol::HUGE_SECONDS),
         Kind::MaxNumbers => protocol::set_seconds(&mut body, version, "expires_in", u64::MAX),
         _ => {}

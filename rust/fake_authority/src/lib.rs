@@ -93,7 +93,8 @@
 //! - `always-503`: every poll answers 503.
 //! - Hostile answers, each otherwise as `approve`: `hostile-text` (the device code `message` carries
 //!   terminal escapes, bidi and zero-width characters and about 3 MB of filler), `hostile-user-code` (a
-//!   `user_code` with a bidi override and a zero-width space), `huge-numbers` (`expires_in` of 10^12 seconds
+//!   `user_code` with a bidi override and a zero-width space), `hostile-verification-uri` (the page to open is
+//!   a look-alike host with `&` and `|` in its query), `huge-numbers` (`expires_in` of 10^12 seconds
 //!   in the device code and token answers), `max-numbers` (the same with 2^64-1), `bad-token` (an
 //!   `access_token` with CR LF and an escape sequence in it).
 //! - `replay-NAME`: one of the answers recorded from the real service (`recorded/NAME.json`, each with its

@@ -324,6 +324,10 @@ pub fn set_seconds(body: &mut Value, version: Version, key: &str, secs: u64) {
     };
 }
 
+/// The `hostile-verification-uri` scenario's page: a look-alike host, and a query with `&` and `|` that
+/// `cmd.exe /c start` (webbrowser on WSL) would read as command separators.
+pub const HOSTILE_VERIFICATION_URI: &str = "https://microsoft.com.devicelogin.attacker.example/x?a=1&calc.exe&echo|whoami";
+
 /// The `hostile-text` scenario's device code `message`: terminal escape sequences (colour, an OSC window
 /// title, clear screen), bidi overrides and zero-width characters around the true instruction, then about
 /// 3 MB of filler, so a client that prints it raw shows the damage.
