@@ -539,7 +539,7 @@ Describe 'Hostile input: one clear error before any request, and nothing else is
         @{ U = 'https://user:pass@contoso.example'; Why = 'user name or password' }
         @{ U = 'https://a b.example'; Why = 'space or control character' }
         @{ U = 'https://bücher.example'; Why = 'non-ASCII' }
-        @{ U = 'https://contoso.example:99999'; Why = 'not a port number' }
+        @{ U = 'https://contoso.example:99999'; Why = 'its port is not a number from 1 to 65535' }
     ) {
         param($U, $Why)
         $before = @(Get-FaJson $fa '/_test/log').Count
