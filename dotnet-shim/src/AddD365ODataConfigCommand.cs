@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Management.Automation;
 
@@ -42,8 +43,6 @@ namespace D365fo.Interactive
 
         protected override void ProcessRecord()
         {
-            if (string.IsNullOrEmpty(SystemUrl) && !string.IsNullOrEmpty(Url))
-                WriteVerbose("No SystemUrl was given: the Url is also where the data commands call (as in d365fo.integrations).");
             string Request(bool dryRun) => Protocol.ConfigAdd(Name, Tenant, Url, SystemUrl, ClientId, ClientSecret, Temporary, Force, dryRun);
 
             // Check everything first, so -WhatIf and -Confirm describe a change that would succeed; the dry run's
@@ -52,7 +51,12 @@ namespace D365fo.Interactive
             if (planned == null) return;
             bool exists = ExistsAlready();
             var given = new List<string>();
-            foreach (StoreChange c in ConfigChange.Parse(planned).Changes)
+            List<StoreChange> plannedChanges = ConfigChange.Parse(planned).Changes;
+            if (string.IsNullOrEmpty(SystemUrl) && !string.IsNullOrEmpty(Url))
+                WriteVerbose(plannedChanges.Exists(c => c.FullName.EndsWith(".systemurl", StringComparison.OrdinalIgnoreCase))
+                    ? "No SystemUrl was given: the Url is also where the data commands call (as in d365fo.integrations)."
+                    : "No SystemUrl was given: the configuration's own SystemUrl, which differs from its Url, stays.");
+            foreach (StoreChange c in plannedChanges)
             {
                 string property = c.FullName.Substring(c.FullName.LastIndexOf('.') + 1);
                 foreach (string p in new[] { nameof(Tenant), nameof(Url), nameof(SystemUrl), nameof(ClientId), nameof(ClientSecret) })
@@ -67,7 +71,7 @@ namespace D365fo.Interactive
             string answer = Core.Call(this, EnableException, Request(false), Name);
             if (answer == null) return;
             ConfigChange change = ConfigChange.Parse(answer);
-            ConfigObjects.MirrorToPsFramework(this, change.Changes, change.ActiveChanged);
+            ConfigObjects.MirrorToPsFramework(this, change.Changes, change.ActiveChanged, Temporary);
             WriteVerbose(Temporary
                 ? $"The OData configuration '{Name}' is kept for this session only."
                 : $"The OData configuration '{Name}' is saved in the configuration store.");

@@ -63,13 +63,15 @@ namespace D365fo.Interactive
             }
         }
 
-        internal static void Stop(PSCmdlet cmdlet, bool enableException, CoreError error, object target)
+        internal static void Stop(PSCmdlet cmdlet, bool enableException, CoreError error, object target, bool asError = false)
         {
             var (id, category) = Classify(error.Code);
-            Stop(cmdlet, enableException, id, category, error.Message, target, StopsTheScript(error));
+            Stop(cmdlet, enableException, id, category, error.Message, target, StopsTheScript(error), asError);
         }
 
-        internal static void Stop(PSCmdlet cmdlet, bool enableException, string errorId, ErrorCategory category, string message, object target, bool stopsTheScript = false)
+        /// <summary>Fails the command: a throw when it stops the script, else one warning (and a quiet error record), or,
+        /// with <paramref name="asError"/>, one error record shown as PowerShell shows errors.</summary>
+        internal static void Stop(PSCmdlet cmdlet, bool enableException, string errorId, ErrorCategory category, string message, object target, bool stopsTheScript = false, bool asError = false)
         {
             message = Sentence(message);
             var record = new ErrorRecord(new D365InteractiveException(message), errorId, category, target);
@@ -81,8 +83,20 @@ namespace D365fo.Interactive
                 // original's `throw` does; try/catch and trap see this record.
                 throw new RuntimeException(message, record.Exception, record) { WasThrownFromThrowStatement = true };
             }
-            cmdlet.WriteWarning($"[{DateTime.Now:HH:mm:ss}][{cmdlet.MyInvocation.MyCommand.Name}] {message}");
+            if (asError)
+            {
+                cmdlet.WriteError(record);
+                return;
+            }
+            Warn(cmdlet, message);
             WriteErrorQuietly(cmdlet, record);
+        }
+
+        /// <summary>A warning as this module writes them all, with the time and the command in front, as
+        /// PSFramework's messages have them.</summary>
+        internal static void Warn(PSCmdlet cmdlet, string message)
+        {
+            cmdlet.WriteWarning($"[{DateTime.Now:HH:mm:ss}][{cmdlet.MyInvocation.MyCommand.Name}] {Sentence(message)}");
         }
 
         private static ActionPreference? ExplicitErrorAction(PSCmdlet cmdlet)

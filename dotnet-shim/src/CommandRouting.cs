@@ -18,7 +18,8 @@ namespace D365fo.Interactive
     /// When: at import of this module, and through the engine's command-lookup hooks afterwards: before a lookup of
     /// one of the shared names, and before any lookup after a module was loaded (Import-Module, or autoloading by
     /// a data command). The hooks chain to any the user had, and are taken out again when this module is removed,
-    /// which also puts the original's functions back.</summary>
+    /// which also puts the original's functions back. The same hooks hand a -Temporary change made before
+    /// PSFramework was loaded over to it once it is (ConfigObjects.HandOver).</summary>
     internal sealed class CommandRouting
     {
         internal static readonly string[] SharedNames =
@@ -105,7 +106,11 @@ namespace D365fo.Interactive
             {
                 // After a module was loaded, look once the lookups are back at the top level (not inside a module,
                 // where a module being imported runs its own lookups before its exports exist).
-                if (_active && !_busy && (IsShared(name) || (_modulesChanged && _engine.SessionState.Module == null))) TakeShadowingFunctions();
+                if (_active && !_busy && (IsShared(name) || (_modulesChanged && _engine.SessionState.Module == null)))
+                {
+                    TakeShadowingFunctions();
+                    HandOverTemporary();
+                }
             }
             catch (Exception) { /* a lookup must never fail because of this module */ }
             _previousPre?.Invoke(name, e);
@@ -124,6 +129,10 @@ namespace D365fo.Interactive
                     // first use of a module's command (autoloading).
                     if (string.Equals(resolved, "Import-Module", StringComparison.OrdinalIgnoreCase) || (!string.IsNullOrEmpty(module) && _seenModules.Add(module)))
                         _modulesChanged = true;
+                    // A command of the original (or PSFramework) about to run, its module now loaded (autoloading
+                    // imports it during this lookup): it must see this session's temporary choice.
+                    if (!_busy && (string.Equals(module, OriginalModule, StringComparison.OrdinalIgnoreCase) || string.Equals(module, "PSFramework", StringComparison.OrdinalIgnoreCase)))
+                        HandOverTemporary();
                 }
             }
             catch (Exception) { }
@@ -155,6 +164,18 @@ namespace D365fo.Interactive
                     }
                 }
             }
+            finally { _busy = false; }
+        }
+
+        /// <summary>Hands a -Temporary change made before PSFramework was loaded to PSFramework's live configuration
+        /// (ConfigObjects.HandOver), once PSFramework is loaded and the lookups are at the top level again (not
+        /// inside a module being imported, whose persisted configuration would be read after it).</summary>
+        private void HandOverTemporary()
+        {
+            if (!ConfigObjects.HandOverPending || _engine.SessionState.Module != null || !OriginalMayBeLoaded()) return;
+            _busy = true;
+            try { ConfigObjects.HandOver(_engine); }
+            catch (Exception) { /* it is tried again at the next lookup */ }
             finally { _busy = false; }
         }
 

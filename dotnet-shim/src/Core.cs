@@ -9,8 +9,9 @@ namespace D365fo.Interactive
     /// module's failure semantics (CommandFailure).</summary>
     internal static class Core
     {
-        /// <summary>Runs one request; returns the answer JSON, or null after reporting the failure.</summary>
-        internal static string Call(PSCmdlet cmdlet, bool enableException, string request, object target)
+        /// <summary>Runs one request; returns the answer JSON, or null after reporting the failure (as an error
+        /// record shown as such with <paramref name="asError"/>: the commands that d365fo.integrations does not have).</summary>
+        internal static string Call(PSCmdlet cmdlet, bool enableException, string request, object target, bool asError = false)
         {
             Native.EnsureLoaded();
             var events = new List<string>();
@@ -22,7 +23,7 @@ namespace D365fo.Interactive
             int rc = Native.Call(request, 0, callback, out string answer);
             foreach (string json in events) ShowEvent(cmdlet, CoreEvent.Parse(json));
             if (rc == 0) return answer;
-            CommandFailure.Stop(cmdlet, enableException, CoreError.FromJson(rc, answer), target);
+            CommandFailure.Stop(cmdlet, enableException, CoreError.FromJson(rc, answer), target, asError);
             return null;
         }
 

@@ -22,7 +22,8 @@ namespace D365fo.Interactive
 
         protected override void ProcessRecord()
         {
-            string answer = Core.Call(this, EnableException, Protocol.SettingsGet(), null);
+            // A command of this module only: an unreadable store is an error, shown as one.
+            string answer = Core.Call(this, EnableException, Protocol.SettingsGet(), null, asError: true);
             if (answer == null) return;
             var patterns = new List<WildcardPattern>();
             foreach (string n in Name ?? new[] { "*" }) patterns.Add(new WildcardPattern(n, WildcardOptions.IgnoreCase));

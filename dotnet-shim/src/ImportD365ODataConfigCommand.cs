@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Management.Automation;
 
@@ -31,24 +32,33 @@ namespace D365fo.Interactive
             string scanned = Core.Call(this, EnableException, Protocol.ConfigScan(path), path);
             if (scanned == null) return;
             var scan = Json.ParseObject(scanned);
-            foreach (object p in Json.List(scan, "problems")) WriteWarning($"A PSFramework configuration file could not be read: {p}");
+            var problems = new List<string>();
+            foreach (object p in Json.List(scan, "problems")) problems.Add(Convert.ToString(p, System.Globalization.CultureInfo.InvariantCulture));
             var pattern = new WildcardPattern(string.IsNullOrEmpty(Name) ? "*" : Name, WildcardOptions.IgnoreCase);
             var names = new List<object>();
             foreach (ConfigRecord c in ConfigRecord.ListFrom(scan, "configs"))
                 if (c.Name != null && pattern.IsMatch(c.Name)) names.Add(c.Name);
             if (names.Count == 0)
             {
-                CommandFailure.Stop(this, EnableException, "ConfigurationNotFound", ErrorCategory.ObjectNotFound,
-                    $"No OData configurations matching '{Name}' were found in '{path}'.", Name);
+                // One failure: when nothing could be read, that is the reason nothing was found.
+                if (problems.Count > 0)
+                    CommandFailure.Stop(this, EnableException, "ConfigurationFileUnreadable", ErrorCategory.ReadError,
+                        $"Nothing was imported: the PSFramework configuration file could not be read ({string.Join("; ", problems)})", path);
+                else
+                    CommandFailure.Stop(this, EnableException, "ConfigurationNotFound", ErrorCategory.ObjectNotFound,
+                        $"No OData configurations matching '{Name}' were found in '{path}'.", Name);
                 return;
             }
+            foreach (string p in problems) CommandFailure.Warn(this, $"A PSFramework configuration file could not be read and was left out: {p}");
             string planned = Core.Call(this, EnableException, Protocol.ConfigImport(path, names, Force, true), path);
             if (planned == null) return;
             ConfigChange plan = ConfigChange.Parse(planned);
             foreach (string s in plan.Skipped)
-                WriteWarning($"An OData configuration with {s} as name already exists. It was not imported; supply the -Force parameter to overwrite it.");
+                CommandFailure.Warn(this, $"An OData configuration with {s} as name already exists. It was not imported; supply the -Force parameter to overwrite it.");
             foreach (var r in plan.Refused)
-                WriteWarning($"The OData configuration {r.Key} was not imported: {CommandFailure.Sentence(r.Value)}");
+                CommandFailure.Warn(this, $"The OData configuration {r.Key} was not imported: {CommandFailure.Sentence(r.Value)}");
+            // A SystemUrl on another host than the Url, and an active choice taken over: said before it happens.
+            foreach (string n in plan.Notes) CommandFailure.Warn(this, n);
             if (plan.Configs.Count == 0) return;
             var importing = new List<string>();
             foreach (ConfigRecord c in plan.Configs) importing.Add(c.Name);

@@ -148,6 +148,8 @@ namespace D365fo.Interactive
         internal List<ConfigRecord> Configs;
         internal List<StoreChange> Changes;
         internal List<string> Skipped = new List<string>();
+        /// <summary>What people should be told (import: a SystemUrl on another host, an active choice taken over).</summary>
+        internal List<string> Notes = new List<string>();
         /// <summary>Configurations an import left out (name, reason): a value the sign-in would refuse.</summary>
         internal List<KeyValuePair<string, string>> Refused = new List<KeyValuePair<string, string>>();
         internal bool Temporary, DryRun, ActiveChanged;
@@ -164,6 +166,7 @@ namespace D365fo.Interactive
                 ActiveChanged = Json.GetBool(o, "active_changed"),
             };
             foreach (object s in Json.List(o, "skipped")) if (s is string n) c.Skipped.Add(n);
+            foreach (object s in Json.List(o, "notes")) if (s is string n) c.Notes.Add(n);
             foreach (object r in Json.List(o, "refused"))
                 if (r is List<KeyValuePair<string, object>> entry)
                     c.Refused.Add(new KeyValuePair<string, string>(Json.GetString(entry, "name"), Json.GetString(entry, "reason")));

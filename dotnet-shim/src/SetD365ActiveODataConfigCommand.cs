@@ -26,7 +26,7 @@ namespace D365fo.Interactive
             string answer = Core.Call(this, EnableException, Protocol.ConfigSetActive(Name, Temporary, false), Name);
             if (answer == null) return;
             ConfigChange change = ConfigChange.Parse(answer);
-            ConfigObjects.MirrorToPsFramework(this, change.Changes, true);
+            ConfigObjects.MirrorToPsFramework(this, change.Changes, true, Temporary);
             string chosen = change.Configs.Count > 0 ? change.Configs[0].Name : Name;
             WriteVerbose(Temporary ? $"The OData configuration '{chosen}' is active for this session only." : $"The OData configuration '{chosen}' is now the active one.");
         }

@@ -369,9 +369,11 @@ Describe 'Import-D365ODataConfig from another PSFramework file' {
         $src = Join-Path $RepoRoot 'tests/fixtures/psframework/xdg/PowerShell/PSFramework'
         $before = Get-FileHash (Join-Path $src 'psf_config.json')
         $out = Invoke-Config $TestHome "(Import-D365ODataConfig -Path '$src' | ForEach-Object name | Sort-Object) -join ','; (Get-D365ActiveODataConfig).name; (Get-D365ODataConfig UAT).clientsecret"
-        $out[0] | Should -Be 'Prod,UAT'
-        $out[1] | Should -Be 'UAT'
-        $out[2] | Should -Not -BeNullOrEmpty
+        # Taking over the source's active choice is said (a warning, merged into the output here).
+        $out[0] | Should -Match "\[Import-D365ODataConfig\] 'UAT' becomes the active OData configuration"
+        $out[1] | Should -Be 'Prod,UAT'
+        $out[2] | Should -Be 'UAT'
+        $out[3] | Should -Not -BeNullOrEmpty
         (Get-FileHash (Join-Path $src 'psf_config.json')).Hash | Should -Be $before.Hash
     }
 
@@ -401,8 +403,8 @@ Import-D365ODataConfig -Path '$src' -Name UAT -Force | ForEach-Object name
             (& $item 'badclient.name' 'BadClient'), (& $item 'badclient.clientid' 'cid')) | Set-Content -LiteralPath $file
         $out = Invoke-Config $TestHome "Import-D365ODataConfig -Path '$file' 3>&1 | ForEach-Object { if (`$_ -is [Management.Automation.WarningRecord]) { 'W: ' + `$_.Message } else { 'O: ' + `$_.name } }; (Get-D365ODataConfig | ForEach-Object { `$_.name + '|' + `$_.systemurl }) -join ','"
         $out | Should -Contain 'O: Good'
-        ($out -join "`n") | Should -Match 'W: The OData configuration BadUrl was not imported: .*not an absolute http\(s\) URL'
-        ($out -join "`n") | Should -Match 'W: The OData configuration BadClient was not imported: .*GUID'
+        ($out -join "`n") | Should -Match 'W: \[\d\d:\d\d:\d\d\]\[Import-D365ODataConfig\] The OData configuration BadUrl was not imported: .*not an absolute http\(s\) URL'
+        ($out -join "`n") | Should -Match 'W: \[\d\d:\d\d:\d\d\]\[Import-D365ODataConfig\] The OData configuration BadClient was not imported: .*GUID'
         $out[-1] | Should -Be 'Good|https://good.example.com' -Because 'only the good one was stored, its SystemUrl taken from the Url'
     }
 
@@ -461,5 +463,105 @@ Set-D365ActiveODataConfig -Name B
         $device[0].form.resource | Should -Be 'https://explicit.example.com'
         $device[1].tenant | Should -Be 'b-tenant.onmicrosoft.com'
         $device[1].form.resource | Should -Be 'https://b.example.com'
+    }
+}
+
+Describe 'Names, SystemUrl and wording that d365fo.integrations depends on' {
+    BeforeEach { $script:TestHome = New-TestHome }
+
+    It 'refuses a new name with a dot, saying why, and still lists and loads dotted names made elsewhere' {
+        $out = Invoke-Config $TestHome "Add-D365ODataConfig -Name uat.v2 -Url https://uat2.example.com -ClientSecret TOPSECRET; 'q=' + `$?"
+        $out[0] | Should -Match ([regex]::Escape("[Add-D365ODataConfig] The name 'uat.v2' contains a dot"))
+        $out[0] | Should -Match "mix this one into the configuration named 'uat'"
+        $out[0] | Should -Not -Match 'TOPSECRET'
+        $out[1] | Should -Be 'q=False'
+        Test-Path (Get-StoreFile $TestHome) | Should -BeFalse
+        $item = { param($k, $v) @{ FullName = "d365fo.integrations.odata.$k"; Value = $v; Version = 1; Type = 6; Style = 'default' } }
+        New-Item -ItemType Directory -Force (Split-Path (Get-StoreFile $TestHome)) | Out-Null
+        ConvertTo-Json -InputObject @((& $item 'uat.name' 'UAT'), (& $item 'uat.url' 'https://uat.example.com'),
+            (& $item 'uat.v2.name' 'uat.v2'), (& $item 'uat.v2.url' 'https://uat2.example.com')) | Set-Content -LiteralPath (Get-StoreFile $TestHome)
+        $out = Invoke-Config $TestHome "(Get-D365ODataConfig | ForEach-Object name) -join ','; Set-D365ActiveODataConfig -Name uat.v2; (Get-D365ActiveODataConfig).url"
+        $out | Should -Be @('UAT,uat.v2', 'https://uat2.example.com')
+    }
+
+    It 'never stores a plain http SystemUrl to another machine taken from the Url, asking for -SystemUrl https://' {
+        $out = Invoke-Config $TestHome @'
+Add-D365ODataConfig -Name Remote -Url http://contoso.operations.dynamics.com; "q=$?"
+Add-D365ODataConfig -Name Remote -Url http://contoso.operations.dynamics.com -Temporary; "t=$?"
+Add-D365ODataConfig -Name Talent -Url http://hr.talent.dynamics.com -SystemUrl https://contoso.hr.talent.dynamics.com
+Add-D365ODataConfig -Name Local -Url http://127.0.0.1:8080
+Add-D365ODataConfig -Name Later -Url https://later.example.com
+Add-D365ODataConfig -Name Later -Url http://later.example.com -Force; "f=$?"
+Get-D365ODataConfig | ForEach-Object { $_.name + '|' + $_.url + '|' + $_.systemurl }
+'@
+        $out[0] | Should -Match 'uses plain http to a host that is not this machine.*-SystemUrl https://'
+        $out[1..2] | Should -Be @('q=False', ($out[2]))
+        $out | Should -Contain 't=False'
+        $out | Should -Contain 'f=False'
+        $out | Should -Contain 'Talent|http://hr.talent.dynamics.com|https://contoso.hr.talent.dynamics.com'
+        $out | Should -Contain 'Local|http://127.0.0.1:8080|http://127.0.0.1:8080'
+        $out | Should -Contain 'Later|https://later.example.com|https://later.example.com'
+        ($out | Where-Object { $_ -like 'Remote|*' }) | Should -BeNullOrEmpty
+    }
+
+    It 'moves the SystemUrl with a new Url under -Force only when it was the Url' {
+        $out = Invoke-Config $TestHome @'
+Add-D365ODataConfig -Name dist -Url https://dist.example.com -SystemUrl https://dist-api.example.com
+Add-D365ODataConfig -Name same -Url https://same.example.com
+Add-D365ODataConfig -Name dist -Url https://dist2.example.com -Force
+Add-D365ODataConfig -Name same -Url https://same2.example.com -Force
+Get-D365ODataConfig | ForEach-Object { $_.name + '|' + $_.url + '|' + $_.systemurl }
+'@
+        $out | Should -Be @('dist|https://dist2.example.com|https://dist-api.example.com', 'same|https://same2.example.com|https://same2.example.com')
+    }
+
+    It 'says what a tenant contains: a line break is not a space' {
+        $out = Invoke-Config $TestHome 'Add-D365ODataConfig -Name T -Tenant "contoso`nfabrikam"' 
+        $out[0] | Should -Match 'contains a line break'
+        $out[0] | Should -Not -Match 'space'
+    }
+
+    It 'gives one warning, with the usual prefix, for a corrupt file given to Import-D365ODataConfig' {
+        $file = Join-Path $TestHome 'corrupt.json'
+        Set-Content -LiteralPath $file -Value '[{"FullName": "d365fo.integrations.odata.a.name", "Value": '
+        $out = Invoke-Config $TestHome "Import-D365ODataConfig -Path '$file' 3>&1 | ForEach-Object { if (`$_ -is [Management.Automation.WarningRecord]) { 'W: ' + `$_.Message } else { 'O: ' + `$_ } }; 'q=' + `$?"
+        @($out | Where-Object { $_ -like 'W: *' }).Count | Should -Be 1 -Because ($out -join "`n")
+        $out[0] | Should -Match '^W: \[\d\d:\d\d:\d\d\]\[Import-D365ODataConfig\] Nothing was imported: the PSFramework configuration file could not be read \(.*corrupt\.json'
+        $out[-1] | Should -Be 'q=False'
+    }
+
+    It 'warns when an imported SystemUrl is on another host than its Url, and when it takes over the active choice' {
+        $file = Join-Path $TestHome 'far.json'
+        $item = { param($k, $v) @{ FullName = "d365fo.integrations.$k"; Value = $v; Version = 1; Type = 6; Style = 'default' } }
+        ConvertTo-Json -InputObject @((& $item 'odata.far.name' 'Far'), (& $item 'odata.far.url' 'https://uat.example.com'),
+            (& $item 'odata.far.systemurl' 'https://collector.example.net'), (& $item 'active.odata.config.name' 'Far')) | Set-Content -LiteralPath $file
+        $out = Invoke-Config $TestHome "Import-D365ODataConfig -Path '$file' 3>&1 | ForEach-Object { if (`$_ -is [Management.Automation.WarningRecord]) { 'W: ' + `$_.Message } else { 'O: ' + `$_.name } }; (Get-D365ActiveODataConfig).name"
+        $warnings = @($out | Where-Object { $_ -like 'W: *' })
+        $warnings.Count | Should -Be 2 -Because ($out -join "`n")
+        $warnings[0] | Should -Match "\[Import-D365ODataConfig\] The OData configuration 'Far' has its SystemUrl on another host \(collector\.example\.net\) than its Url \(uat\.example\.com\)"
+        $warnings[1] | Should -Match "'Far' becomes the active OData configuration"
+        $out[-1] | Should -Be 'Far'
+    }
+
+    It 'Get-D365ODataInteractiveSetting reports an unreadable store as an error' {
+        $store = Join-Path $TestHome 'store.json'
+        Set-Content -LiteralPath $store -Value '[{"FullName": "x'
+        $envs = Get-TestEnvironment $TestHome
+        $envs['D365FO_CONFIG_FILE'] = $store
+        $r = Invoke-ChildPwsh -Environment $envs -Command "Import-Module '$ModuleManifest'; `$all = Get-D365ODataInteractiveSetting 2>&1; foreach (`$e in `$all) { if (`$e -is [Management.Automation.ErrorRecord]) { 'E: ' + [string]`$e.CategoryInfo.Category + ' ' + `$e.Exception.Message } else { 'O: ' + `$e.Name } }"
+        $lines = @($r.StdOut -split "\r?\n" | Where-Object { $_ })
+        $lines.Count | Should -Be 1 -Because $r.StdOut
+        $lines[0] | Should -Match "^E: ReadError The configuration store '.*store\.json' .*could not be read"
+    }
+
+    It 'carries over an earlier store whose secret is a plain string without echoing the secret anywhere' {
+        $old = Join-Path $TestHome 'xdg/d365fo.interactive'
+        New-Item -ItemType Directory -Force $old | Out-Null
+        Set-Content (Join-Path $old 'config.json') '{"configurations":[{"name":"Old","url":"https://old.example","clientsecret":"Q~TopSecret.Value_1234567890abcdef"}]}'
+        $envs = Get-TestEnvironment $TestHome
+        $r = Invoke-ChildPwsh -Environment $envs -Command "Import-Module '$ModuleManifest'; Get-D365ODataConfig -Verbose -Debug *>&1 | ForEach-Object { 'S: ' + `$_ }; `$Error | ForEach-Object { 'E: ' + `$_ }"
+        ($r.StdOut + $r.StdErr) | Should -Not -Match 'TopSecret'
+        $r.StdOut | Should -Match 'could not be read \(it is not laid out as version 0\.1 wrote it: line 1, column \d+\)'
+        Test-Path (Join-Path $old 'config.json') | Should -BeTrue -Because 'the old file is left where it is'
     }
 }

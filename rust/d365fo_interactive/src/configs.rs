@@ -4,8 +4,13 @@
 //! (`-Temporary`), which live in this process only, as PSFramework keeps them in memory.
 //!
 //! Behaviour follows the original: names compare without regard to case; `Add -Force` changes only the
-//! values given (a missing SystemUrl takes the Url); the client secret is stored and returned as is.
-//! Unlike the original, every value is checked when it enters (the same checks as at sign-in).
+//! values given (a SystemUrl that was the Url follows a new Url; one set on its own stays); the client secret
+//! is stored and returned as is. Unlike the original, every value is checked when it enters (the same checks
+//! as at sign-in), a new name may not contain a dot, and no plaintext http SystemUrl to another machine is
+//! stored, whether given or taken from the Url.
+//!
+//! Keys are lower-cased as d365fo.integrations does it on .NET (`String.ToLower`, which outside the Turkic
+//! cultures is `ToLowerInvariant`): character by character, without the final-sigma rule, and U+0130 kept.
 
 use crate::error::{Code, CoreError, CoreResult};
 use crate::protocol::{Config, ConfigAddRequest, ConfigChange, Refused, ScanAnswer, StoreChange};
@@ -69,21 +74,59 @@ impl Fields {
     }
 }
 
-/// Configuration names compare without regard to case.
-pub fn same_name(a: &str, b: &str) -> bool {
-    a.to_lowercase() == b.to_lowercase()
+/// Lower case as .NET's `String.ToLowerInvariant` gives it on every platform: each character by its own
+/// (simple) mapping, so a final 'Σ' becomes 'σ', not 'ς', and 'İ' (U+0130), whose only lower case is two
+/// characters, stays as it is (checked against pwsh in tests/pester/Interop.Tests.ps1).
+pub fn lower_invariant(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == '\u{130}' {
+                return c;
+            }
+            let mut lower = c.to_lowercase();
+            match (lower.next(), lower.next()) {
+                (Some(one), None) => one,
+                _ => c,
+            }
+        })
+        .collect()
 }
 
-fn key(name: &str, prop: &str) -> String {
-    format!("{ODATA_PREFIX}{}.{prop}", name.to_lowercase())
+/// A name as PSFramework compares keys (invariant culture, ignoring case): a final sigma written by another
+/// lower-casing ('ς') is the same letter as 'σ'.
+fn folded(s: &str) -> String {
+    lower_invariant(s).replace('ς', "σ")
+}
+
+/// Configuration names compare without regard to case.
+pub fn same_name(a: &str, b: &str) -> bool {
+    folded(a) == folded(b)
+}
+
+/// The stored key of a configuration's property, as d365fo.integrations names it.
+pub fn key(name: &str, prop: &str) -> String {
+    format!("{ODATA_PREFIX}{}.{prop}", lower_invariant(name))
+}
+
+/// Two URLs are the same address (one trailing '/' and the case of scheme and host aside).
+fn same_url(a: &str, b: &str) -> bool {
+    let norm = |u: &str| {
+        let u = u.strip_suffix('/').unwrap_or(u);
+        match validate::parse_http_url(u) {
+            Ok(p) => format!("{}://{}{}", p.scheme, p.host_port(), p.rest),
+            Err(_) => u.to_string(),
+        }
+    };
+    norm(a) == norm(b)
 }
 
 /// The configurations in a set of stored values, in the order first seen, and the active name.
 pub fn read_all(entries: &Entries) -> (Vec<Fields>, Option<String>) {
     let mut by_key: BTreeMap<String, (usize, Fields)> = BTreeMap::new();
+    let mut named: BTreeMap<String, String> = BTreeMap::new();
     let mut active = None;
     for (i, (full, value)) in entries.iter().enumerate() {
-        let lower = full.to_lowercase();
+        let lower = lower_invariant(full);
         if lower == ACTIVE_KEY {
             active = value.text().map(str::to_string).filter(|v| !v.is_empty());
             continue;
@@ -93,22 +136,25 @@ pub fn read_all(entries: &Entries) -> (Vec<Fields>, Option<String>) {
         if name_key.is_empty() || !PROPERTIES.contains(&prop) {
             continue;
         }
-        let entry = by_key.entry(name_key.to_string()).or_insert_with(|| (i, Fields::default()));
+        // Keys written by another lower-casing (a final 'ς') belong to the same configuration.
+        let entry = by_key.entry(folded(name_key)).or_insert_with(|| (i, Fields { name: name_key.to_string(), ..Fields::default() }));
         let text = value.text().map(str::to_string).filter(|v| !v.is_empty());
-        match prop {
-            "name" => entry.1.name = text.unwrap_or_default(),
-            p => entry.1.set(p, text),
+        if prop == "name" {
+            named.insert(folded(name_key), text.unwrap_or_default());
+        } else {
+            entry.1.set(prop, text);
         }
     }
     let mut found: Vec<(usize, Fields)> = by_key
         .into_iter()
         // d365fo.integrations lists only configurations that have a .name value.
-        .filter(|(_, (_, f))| !f.name.is_empty())
-        .map(|(k, (i, mut f))| {
-            if !same_name(&f.name, &k) {
-                f.name = k;
+        .filter_map(|(k, (i, mut f))| {
+            let name = named.get(&k).filter(|n| !n.is_empty())?;
+            // The key decides which configuration it is; a .name value that disagrees is not shown.
+            if same_name(name, &f.name) {
+                f.name = name.clone();
             }
-            (i, f)
+            Some((i, f))
         })
         .collect();
     found.sort_by_key(|(i, _)| *i);
@@ -143,7 +189,7 @@ fn view(entries: &Entries, s: &Session) -> (Vec<Config>, Option<String>) {
         .map(|f| f.to_config(false, active.as_deref()))
         .collect();
     all.extend(s.configs.iter().map(|f| f.to_config(true, active.as_deref())));
-    all.sort_by_key(|c| c.name.to_lowercase());
+    all.sort_by_key(|c| folded(&c.name));
     (all, active)
 }
 
@@ -185,10 +231,8 @@ fn exists_message(name: &str) -> String {
     )
 }
 
-/// Add-D365ODataConfig: every value checked first; nothing is stored when one is refused.
 /// The values of a configuration as they enter (Add-D365ODataConfig, Import-D365ODataConfig), checked by the
-/// validators the sign-in uses and normalized; without a SystemUrl, the Url is also where the data commands
-/// call, as in d365fo.integrations.
+/// validators the sign-in uses and normalized (the SystemUrl as given; see `system_url_after`).
 fn check_fields(f: &Fields) -> CoreResult<Fields> {
     let checked_fields = Fields {
         name: validate::config_name(&f.name)?,
@@ -203,11 +247,32 @@ fn check_fields(f: &Fields) -> CoreResult<Fields> {
             other => other.map(str::to_string),
         },
     };
-    Ok(Fields { systemurl: checked_fields.systemurl.clone().or_else(|| checked_fields.url.clone()), ..checked_fields })
+    Ok(checked_fields)
+}
+
+/// The SystemUrl to write for checked values `given` over the configuration `existing` (None: a new one, or
+/// one replaced as a whole): the one given; else, when a Url is given, the Url, as in d365fo.integrations,
+/// unless `existing` has a SystemUrl of its own (one that differs from its Url), which stays; else none
+/// (nothing to write). A Url taken as SystemUrl is held to the SystemUrl's rule: no plain http to another
+/// machine, since the data commands call it with the token.
+pub fn system_url_after(given: &Fields, existing: Option<&Fields>) -> CoreResult<Option<String>> {
+    if let Some(s) = &given.systemurl {
+        return Ok(Some(s.clone()));
+    }
+    let Some(url) = &given.url else { return Ok(None) };
+    if let Some(e) = existing
+        && let Some(own) = &e.systemurl
+        && !e.url.as_deref().is_some_and(|old| same_url(old, own))
+    {
+        return Ok(None);
+    }
+    validate::system_url_from_url(url)?;
+    Ok(Some(url.clone()))
 }
 
 pub fn add(store: &Store, req: &ConfigAddRequest) -> CoreResult<ConfigChange> {
-    let given = check_fields(&Fields {
+    validate::new_config_name(&req.name)?;
+    let mut given = check_fields(&Fields {
         name: req.name.clone(),
         tenant: req.tenant.clone(),
         url: req.url.clone(),
@@ -216,13 +281,6 @@ pub fn add(store: &Store, req: &ConfigAddRequest) -> CoreResult<ConfigChange> {
         clientsecret: req.clientsecret.clone(),
     })?;
     let name = given.name.clone();
-    let mut changes: Vec<Change> = vec![(key(&name, "name"), Some(NewValue::Text(name.clone())))];
-    for prop in &PROPERTIES[1..] {
-        if let Some(v) = given.get(prop) {
-            changes.push((key(&name, prop), Some(NewValue::Text(v.clone()))));
-        }
-    }
-
     let mut s = session();
     let entries = store.read()?;
     let (stored, _) = read_all(&entries);
@@ -230,6 +288,13 @@ pub fn add(store: &Store, req: &ConfigAddRequest) -> CoreResult<ConfigChange> {
         s.configs.iter().find(|t| same_name(&t.name, &name)).or_else(|| stored.iter().find(|f| same_name(&f.name, &name))).cloned();
     if existing.is_some() && !req.force {
         return Err(CoreError::new(Code::AlreadyExists, exists_message(&name)));
+    }
+    given.systemurl = system_url_after(&given, existing.as_ref())?;
+    let mut changes: Vec<Change> = vec![(key(&name, "name"), Some(NewValue::Text(name.clone())))];
+    for prop in &PROPERTIES[1..] {
+        if let Some(v) = given.get(prop) {
+            changes.push((key(&name, prop), Some(NewValue::Text(v.clone()))));
+        }
     }
     // The configuration after the change: the existing values, overlaid by those given.
     let mut after = existing.unwrap_or_default();
@@ -264,6 +329,7 @@ pub fn add(store: &Store, req: &ConfigAddRequest) -> CoreResult<ConfigChange> {
         temporary: req.temporary,
         dry_run: req.dry_run,
         active_changed,
+        notes: vec![],
     })
 }
 
@@ -297,6 +363,7 @@ pub fn set_active(store: &Store, name: &str, temporary: bool, dry_run: bool) -> 
         temporary,
         dry_run,
         active_changed: true,
+        notes: vec![],
     })
 }
 
@@ -314,7 +381,7 @@ fn files_at(path: &Path) -> CoreResult<Vec<PathBuf>> {
             rd.flatten()
                 .map(|e| e.path())
                 .filter(|p| {
-                    let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_lowercase();
+                    let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
                     n.starts_with("psf_config_") && n.ends_with(".json")
                 })
                 .collect()
@@ -337,7 +404,7 @@ pub fn scan(path: &Path) -> CoreResult<ScanAnswer> {
         match std::fs::read(&f).map_err(|e| e.to_string()).and_then(|b| PsfFile::parse(&b)) {
             Ok(file) => {
                 let ours: Entries =
-                    file.entries().into_iter().filter(|(n, _)| n.to_lowercase().starts_with("d365fo.integrations.")).collect();
+                    file.entries().into_iter().filter(|(n, _)| n.to_ascii_lowercase().starts_with("d365fo.integrations.")).collect();
                 if !ours.is_empty() {
                     sources.push(f.display().to_string());
                 }
@@ -371,19 +438,27 @@ pub fn import(store: &Store, path: &Path, names: Option<&[String]>, force: bool,
     let mut skipped = Vec::new();
     let mut refused = Vec::new();
     let mut imported = Vec::new();
+    let mut notes = Vec::new();
     for f in chosen {
         if existing.iter().any(|e| same_name(&e.name, &f.name)) && !force {
             skipped.push(f.name.clone());
             continue;
         }
-        // The same checks as Add-D365ODataConfig: what the sign-in would refuse does not enter the store.
-        let f = match check_fields(f) {
+        // The same checks as Add-D365ODataConfig: what the sign-in would refuse does not enter the store. The
+        // configuration replaces ours as a whole, so its SystemUrl is its own or its Url.
+        let f = match check_fields(f).and_then(|mut c| {
+            c.systemurl = system_url_after(&c, None)?;
+            Ok(c)
+        }) {
             Ok(f) => f,
             Err(e) => {
                 refused.push(Refused { name: crate::text::printable(&f.name), reason: e.message });
                 continue;
             }
         };
+        if let Some(note) = other_host_note(&f) {
+            notes.push(note);
+        }
         let f = &f;
         changes.push((key(&f.name, "name"), Some(NewValue::Text(f.name.clone()))));
         for prop in &PROPERTIES[1..] {
@@ -397,6 +472,11 @@ pub fn import(store: &Store, path: &Path, names: Option<&[String]>, force: bool,
     {
         changes.push((ACTIVE_KEY.to_string(), Some(NewValue::Text(a.name.clone()))));
         active_changed = true;
+        notes.push(format!(
+            "'{}' becomes the active OData configuration, as it is in '{}' (none was active in the store shared with d365fo.integrations); choose another one with Set-D365ActiveODataConfig.",
+            printable(&a.name),
+            path.display()
+        ));
     }
     let mirrored = changes
         .iter()
@@ -414,6 +494,23 @@ pub fn import(store: &Store, path: &Path, names: Option<&[String]>, force: bool,
         temporary: false,
         dry_run,
         active_changed,
+        notes,
+    })
+}
+
+/// For an imported configuration whose SystemUrl is on another host than its Url: the warning to give, as the
+/// data commands then send the token to that other host.
+fn other_host_note(f: &Fields) -> Option<String> {
+    let host = |u: &Option<String>| u.as_deref().and_then(|u| validate::parse_http_url(u).ok()).map(|p| p.host);
+    let (url_host, system_host) = (host(&f.url)?, host(&f.systemurl)?);
+    (url_host != system_host).then(|| {
+        format!(
+            "The OData configuration '{}' has its SystemUrl on another host ({}) than its Url ({}): the data commands send the token to {}. Check that this is the environment you expect.",
+            printable(&f.name),
+            printable(&system_host),
+            printable(&url_host),
+            printable(&system_host)
+        )
     })
 }
 
@@ -610,5 +707,196 @@ mod tests {
             (stored[0].url.as_deref(), stored[0].systemurl.as_deref()),
             (Some("https://good.example.com"), Some("https://good.example.com"))
         );
+    }
+
+    fn psf_item(full: &str, value: &str) -> String {
+        format!(r#"{{"FullName":"{full}","Value":"{value}","Version":1,"Type":6,"Style":"default"}}"#)
+    }
+
+    #[test]
+    fn a_new_name_with_a_dot_is_refused_but_dotted_names_made_elsewhere_list_and_load() {
+        let _g = serial();
+        let (d, s) = store();
+        let mut r = add_req("uat.v2");
+        r.url = Some("https://uat2.example.com".into());
+        r.clientsecret = Some("TOPSECRET".into());
+        for temporary in [false, true] {
+            r.temporary = temporary;
+            let e = add(&s, &r).unwrap_err();
+            assert!(e.code == Code::InvalidRequest && e.message.contains("contains a dot"), "{}", e.message);
+        }
+        assert!(s.read().unwrap().is_empty() && list(&s).unwrap().is_empty());
+        std::fs::write(
+            d.path().join("psf_config.json"),
+            format!(
+                "[{}]",
+                [
+                    psf_item("d365fo.integrations.odata.uat.name", "UAT"),
+                    psf_item("d365fo.integrations.odata.uat.url", "https://uat.example.com"),
+                    psf_item("d365fo.integrations.odata.uat.v2.name", "UAT.v2"),
+                    psf_item("d365fo.integrations.odata.uat.v2.url", "https://uat2.example.com"),
+                ]
+                .join(",")
+            ),
+        )
+        .unwrap();
+        let all = list(&s).unwrap();
+        let got: Vec<(&str, Option<&str>)> = all.iter().map(|c| (c.name.as_str(), c.url.as_deref())).collect();
+        assert_eq!(got, [("UAT", Some("https://uat.example.com")), ("UAT.v2", Some("https://uat2.example.com"))]);
+        set_active(&s, "uat.V2", false, false).unwrap();
+        assert_eq!(active(&s).unwrap().url.as_deref(), Some("https://uat2.example.com"));
+    }
+
+    #[test]
+    fn no_plain_http_system_url_to_another_machine_is_stored_given_or_taken_from_the_url() {
+        let _g = serial();
+        let (d, s) = store();
+        // Taken from the Url: refused, for saved and temporary ones, asking for -SystemUrl https://.
+        for temporary in [false, true] {
+            let mut r = add_req("Remote");
+            r.url = Some("http://contoso.operations.dynamics.com".into());
+            r.temporary = temporary;
+            let e = add(&s, &r).unwrap_err();
+            assert!(e.code == Code::InvalidRequest && e.message.contains("-SystemUrl https://"), "{}", e.message);
+        }
+        assert!(s.read().unwrap().is_empty() && list(&s).unwrap().is_empty());
+        // An http Url with an https SystemUrl, and an http Url to this machine, are fine.
+        let mut r = add_req("Talent");
+        r.url = Some("http://hr.talent.dynamics.com".into());
+        r.systemurl = Some("https://contoso.hr.talent.dynamics.com".into());
+        add(&s, &r).unwrap();
+        let mut r = add_req("Local");
+        r.url = Some("http://127.0.0.1:8080".into());
+        assert_eq!(add(&s, &r).unwrap().configs[0].systemurl.as_deref(), Some("http://127.0.0.1:8080"));
+        // -Force with a new http Url over a SystemUrl that was the Url: refused too, nothing changed.
+        let mut r = add_req("Derived");
+        r.url = Some("https://derived.example.com".into());
+        add(&s, &r).unwrap();
+        let before = std::fs::read(d.path().join("psf_config.json")).unwrap();
+        let mut f = add_req("Derived");
+        f.url = Some("http://derived.example.com".into());
+        f.force = true;
+        assert!(add(&s, &f).unwrap_err().message.contains("-SystemUrl https://"));
+        assert_eq!(std::fs::read(d.path().join("psf_config.json")).unwrap(), before);
+        // Import: the same rule.
+        let other = d.path().join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(
+            other.join("psf_config.json"),
+            format!(
+                "[{},{}]",
+                psf_item("d365fo.integrations.odata.plain.name", "Plain"),
+                psf_item("d365fo.integrations.odata.plain.url", "http://plain.example.com")
+            ),
+        )
+        .unwrap();
+        let c = import(&s, &other, None, false, false).unwrap();
+        assert!(c.configs.is_empty() && c.refused.len() == 1 && c.refused[0].reason.contains("-SystemUrl https://"), "{c:?}");
+        assert!(
+            !list(&s).unwrap().iter().any(|c| c.systemurl.as_deref().is_some_and(|u| u.starts_with("http://") && !u.contains("127.0.0.1")))
+        );
+    }
+
+    #[test]
+    fn force_moves_the_system_url_with_a_new_url_only_when_it_was_the_url() {
+        let _g = serial();
+        let (_d, s) = store();
+        let mut r = add_req("Dist");
+        r.url = Some("https://dist.example.com".into());
+        r.systemurl = Some("https://dist-api.example.com".into());
+        add(&s, &r).unwrap();
+        let mut r = add_req("Same");
+        r.url = Some("https://same.example.com/".into());
+        add(&s, &r).unwrap();
+        for name in ["Dist", "Same"] {
+            let mut f = add_req(name);
+            f.url = Some(format!("https://{}2.example.com", name.to_lowercase()));
+            f.force = true;
+            let c = add(&s, &f).unwrap();
+            let wrote_system_url = c.changes.iter().any(|ch| ch.full_name.ends_with(".systemurl"));
+            assert_eq!(wrote_system_url, name == "Same", "{name}: {:?}", c.changes);
+        }
+        let all = list(&s).unwrap();
+        let got: Vec<(&str, Option<&str>, Option<&str>)> =
+            all.iter().map(|c| (c.name.as_str(), c.url.as_deref(), c.systemurl.as_deref())).collect();
+        assert_eq!(
+            got,
+            [
+                ("Dist", Some("https://dist2.example.com"), Some("https://dist-api.example.com")),
+                ("Same", Some("https://same2.example.com"), Some("https://same2.example.com")),
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_are_lower_cased_as_dotnet_lower_cases_them() {
+        assert_eq!(lower_invariant("ΣΟΦΙΑΣ"), "σοφιασ");
+        assert_eq!(lower_invariant("ΟΔΟΣ"), "οδοσ");
+        assert_eq!(lower_invariant("İstanbul"), "İstanbul");
+        assert_eq!(lower_invariant("ÄÖÜ Ǆ ẞ"), "äöü ǆ ß");
+        assert_eq!(key("ΟΔΟΣ", "url"), "d365fo.integrations.odata.οδοσ.url");
+        let _g = serial();
+        let (d, s) = store();
+        // Made by d365fo.integrations (ΣΟΦΙΑΣ) and by an earlier lower-casing with a final sigma (ΟΔΟΣ).
+        std::fs::write(
+            d.path().join("psf_config.json"),
+            format!(
+                "[{}]",
+                [
+                    psf_item("d365fo.integrations.odata.σοφιασ.name", "ΣΟΦΙΑΣ"),
+                    psf_item("d365fo.integrations.odata.σοφιασ.url", "https://sofias.example.com"),
+                    psf_item("d365fo.integrations.odata.οδος.name", "ΟΔΟΣ"),
+                    psf_item("d365fo.integrations.odata.οδος.url", "https://odos.example.com"),
+                ]
+                .join(",")
+            ),
+        )
+        .unwrap();
+        let names: Vec<String> = list(&s).unwrap().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["ΟΔΟΣ", "ΣΟΦΙΑΣ"]);
+        set_active(&s, "ΣΟΦΙΑΣ", false, false).unwrap();
+        assert_eq!(active(&s).unwrap().url.as_deref(), Some("https://sofias.example.com"));
+        set_active(&s, "οδοσ", false, false).unwrap();
+        assert_eq!(active(&s).unwrap().name, "ΟΔΟΣ");
+        let mut r = add_req("İstanbul");
+        r.url = Some("https://ist.example.com".into());
+        let c = add(&s, &r).unwrap();
+        assert!(c.changes.iter().all(|ch| ch.full_name.starts_with("d365fo.integrations.odata.İstanbul.")), "{:?}", c.changes);
+    }
+
+    #[test]
+    fn import_says_when_a_system_url_is_on_another_host_and_when_it_takes_the_active_choice() {
+        let _g = serial();
+        let (d, s) = store();
+        let other = d.path().join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(
+            other.join("psf_config.json"),
+            format!(
+                "[{}]",
+                [
+                    psf_item("d365fo.integrations.odata.far.name", "Far"),
+                    psf_item("d365fo.integrations.odata.far.url", "https://uat.example.com"),
+                    psf_item("d365fo.integrations.odata.far.systemurl", "https://collector.example.net"),
+                    psf_item("d365fo.integrations.odata.near.name", "Near"),
+                    psf_item("d365fo.integrations.odata.near.url", "https://near.example.com"),
+                    psf_item("d365fo.integrations.active.odata.config.name", "Far"),
+                ]
+                .join(",")
+            ),
+        )
+        .unwrap();
+        let plan = import(&s, &other, None, false, true).unwrap();
+        assert_eq!(plan.notes.len(), 2, "{:?}", plan.notes);
+        assert!(
+            plan.notes[0].contains("'Far'") && plan.notes[0].contains("collector.example.net") && plan.notes[0].contains("uat.example.com")
+        );
+        assert!(plan.notes[1].contains("'Far' becomes the active OData configuration"), "{}", plan.notes[1]);
+        assert!(s.read().unwrap().is_empty(), "a dry run changes nothing");
+        let done = import(&s, &other, None, false, false).unwrap();
+        assert!(done.active_changed && done.notes.len() == 2);
+        // With an active choice of our own, nothing is taken over and nothing said about it.
+        let again = import(&s, &other, None, true, false).unwrap();
+        assert!(!again.active_changed && again.notes.len() == 1, "{:?}", again.notes);
     }
 }

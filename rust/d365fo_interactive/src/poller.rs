@@ -85,9 +85,10 @@ impl Poller {
     /// The error when the deadline passes without a sign-in.
     pub fn ending(&self) -> CoreError {
         match self.kind {
-            DeadlineKind::Timeout(s) => CoreError::new(Code::TimedOut, format!("the sign-in timed out after {s} seconds (-Timeout)")),
+            DeadlineKind::Timeout(s) => CoreError::new(Code::TimedOut, format!("the sign-in timed out after {} (-Timeout)", seconds(s))),
             DeadlineKind::CodeExpiry(s) => {
-                CoreError::new(Code::CodeExpired, format!("the code expired after {s} seconds without a sign-in")).with("source", "client")
+                CoreError::new(Code::CodeExpired, format!("the code expired after {} without a sign-in", seconds(s)))
+                    .with("source", "client")
             }
         }
     }
@@ -167,6 +168,11 @@ pub fn retry_wait(interval: u64, failures: u32, retry_after: Option<u64>) -> u64
     interval.saturating_mul(factor).max(retry_after.unwrap_or(0).min(MAX_RETRY_AFTER_SECS))
 }
 
+/// "1 second", "5 seconds".
+fn seconds(n: u64) -> String {
+    if n == 1 { "1 second".to_string() } else { format!("{n} seconds") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +236,10 @@ mod tests {
         let p = Poller::new(t0 + secs(100), t0, 5, 1000, 900);
         assert_eq!((p.deadline(), p.deadline_kind()), (t0 + secs(900), DeadlineKind::CodeExpiry(900)));
         assert_eq!(p.ending().code, Code::CodeExpired);
+        // One second is said as such.
+        let one = Poller::new(t0, t0, 5, 1, 900).ending().message;
+        assert!(one.contains("after 1 second (") && !one.contains("seconds"), "{one}");
+        assert!(p.ending().message.contains("after 900 seconds"), "{}", p.ending().message);
         let mut p = Poller::new(t0, t0, 5, 12, 900);
         assert!(matches!(p.next_action(t0 + secs(12)), Action::Done(Err(e)) if e.code == Code::TimedOut));
         // Waits never go past the deadline.

@@ -181,6 +181,9 @@ pub struct ConfigChange {
     pub dry_run: bool,
     /// Whether the active configuration changed (so d365fo.integrations' variables need a refresh).
     pub active_changed: bool,
+    /// What people should be told about the change (import: a SystemUrl on another host than the Url, an
+    /// active choice taken over), shown as warnings.
+    pub notes: Vec<String>,
 }
 
 /// A configuration an import left out, and why.

@@ -158,8 +158,11 @@ pub fn tenant(s: &str) -> CoreResult<String> {
             '/' | '?' | '#' | '%' | '\\' => {
                 format!("it contains '{c}', which would change the address")
             }
-            c if c.is_whitespace() => "it contains a space".into(),
-            c if c.is_control() => "it contains a control character".into(),
+            ' ' => "it contains a space".into(),
+            '\n' | '\r' => "it contains a line break".into(),
+            '\t' => "it contains a tab".into(),
+            c if c.is_control() => format!("it contains a control character (U+{:04X})", c as u32),
+            c if c.is_whitespace() => format!("it contains a space character (U+{:04X})", c as u32),
             c if !c.is_ascii() => "it contains non-ASCII characters".into(),
             c => format!("it contains '{c}'"),
         };
@@ -200,6 +203,18 @@ pub fn system_url(s: &str) -> CoreResult<String> {
         )));
     }
     Ok(trimmed.to_string())
+}
+
+/// A Url that becomes the SystemUrl because none was given (Add-D365ODataConfig, Import-D365ODataConfig, the
+/// carry-over): the data commands call it with the token, so plain http is refused unless it is this machine.
+pub fn system_url_from_url(url: &str) -> CoreResult<()> {
+    match parse_http_url(url) {
+        Ok(u) if u.scheme == "http" && !u.is_loopback() => Err(CoreError::invalid(format!(
+            "the Url '{}' uses plain http to a host that is not this machine, and without a SystemUrl the data commands would call it and send the token unencrypted; give the address they call with -SystemUrl https://…",
+            printable_url(url)
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The authority base URL: absolute http(s) without query or fragment; plain http only to loopback.
@@ -334,6 +349,21 @@ pub fn config_name(name: &str) -> CoreResult<String> {
     Ok(n.to_string())
 }
 
+/// The name of a new OData configuration (Add-D365ODataConfig): `config_name`, and no dot. d365fo.integrations
+/// reads a configuration as every setting under `d365fo.integrations.odata.<name>.`, so 'uat.v2' would show
+/// up inside 'uat' (its client secret included). Names with dots made elsewhere are still read.
+pub fn new_config_name(name: &str) -> CoreResult<String> {
+    let n = config_name(name)?;
+    if n.contains('.') {
+        return Err(CoreError::invalid(format!(
+            "The name '{}' contains a dot, which d365fo.integrations cannot keep apart: it reads a configuration as every setting under 'd365fo.integrations.odata.<name>.', so it would mix this one into the configuration named '{}'. Use '-' or '_' instead.",
+            printable(&n),
+            printable(n.split('.').next().unwrap_or(""))
+        )));
+    }
+    Ok(n)
+}
+
 /// A URL safe to echo in a message: everything between `://` and the last '@' (a user name and password,
 /// whatever characters they hold) replaced by `***`, then as `printable`. (Proxy and authority URLs may carry
 /// credentials; messages must not.) An '@' later in a path hides that part of the path too, which only costs
@@ -369,9 +399,11 @@ mod tests {
             ("a?b", "'?'"),
             ("a#b", "'#'"),
             ("a%2fb", "'%'"),
-            ("a b", "space"),
-            ("a\tb", "space"),
-            ("a\u{1}b", "control"),
+            ("a b", "contains a space"),
+            ("a\tb", "contains a tab"),
+            ("a\nb", "contains a line break"),
+            ("a\u{a0}b", "space character (U+00A0)"),
+            ("a\u{1}b", "control character (U+0001)"),
             ("a..b", "'..'"),
             ("..", "'..'"),
             ("tënant", "non-ASCII"),
@@ -381,6 +413,7 @@ mod tests {
             assert_eq!(e.code, Code::InvalidRequest);
             assert!(e.message.contains(why), "{t:?}: {}", e.message);
         }
+        assert!(!tenant("a\nb").unwrap_err().message.contains("space"), "a line break is not a space");
     }
 
     #[test]
@@ -532,5 +565,19 @@ mod tests {
         ] {
             assert!(config_name(bad).unwrap_err().message.contains(why), "{bad:?}");
         }
+        // A dot is refused for new names only, with the reason; existing dotted names are still accepted.
+        assert_eq!(config_name("uat.v2").unwrap(), "uat.v2");
+        let e = new_config_name("uat.v2").unwrap_err();
+        assert!(e.message.contains("contains a dot") && e.message.contains("'uat'"), "{}", e.message);
+        assert_eq!(new_config_name("uat-v2").unwrap(), "uat-v2");
+    }
+
+    #[test]
+    fn a_url_taken_as_system_url_is_https_or_loopback() {
+        assert!(system_url_from_url("https://x.dynamics.com").is_ok());
+        assert!(system_url_from_url("http://127.0.0.1:9").is_ok());
+        assert!(system_url_from_url("http://localhost").is_ok());
+        let e = system_url_from_url("http://contoso.operations.dynamics.com").unwrap_err();
+        assert!(e.message.contains("-SystemUrl https://"), "{}", e.message);
     }
 }
