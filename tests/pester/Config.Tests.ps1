@@ -517,8 +517,10 @@ Get-D365ODataConfig | ForEach-Object { $_.name + '|' + $_.url + '|' + $_.systemu
 
     It 'says what a tenant contains: a line break is not a space' {
         $out = Invoke-Config $TestHome 'Add-D365ODataConfig -Name T -Tenant "contoso`nfabrikam"' 
-        $out[0] | Should -Match 'contains a line break'
-        $out[0] | Should -Not -Match 'space'
+        # One line of output comes back as a string, not an array: join instead of indexing.
+        $text = @($out) -join "`n"
+        $text | Should -Match 'contains a line break'
+        $text | Should -Not -Match 'space'
     }
 
     It 'gives one warning, with the usual prefix, for a corrupt file given to Import-D365ODataConfig' {
