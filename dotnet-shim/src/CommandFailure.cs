@@ -39,6 +39,7 @@ namespace D365fo.Interactive
                 case ResultCode.AlreadyExists: return ("ConfigurationExists", ErrorCategory.ResourceExists);
                 case ResultCode.UrlMissing: return ("UrlMissing", ErrorCategory.InvalidArgument);
                 case ResultCode.TenantMissing: return ("TenantMissing", ErrorCategory.InvalidArgument);
+                case ResultCode.StorePermissionDenied: return ("ConfigurationStoreReadOnly", ErrorCategory.PermissionDenied);
                 case ResultCode.Panic: return ("NativeCoreFailure", ErrorCategory.NotSpecified);
                 default: return ("NativeCoreError", ErrorCategory.NotSpecified);
             }

@@ -27,6 +27,7 @@ namespace D365fo.Interactive
         InvalidHandle = 14,
         UrlMissing = 15,
         TenantMissing = 16,
+        StorePermissionDenied = 17,
         Panic = 99,
     }
 

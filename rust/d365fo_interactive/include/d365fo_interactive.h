@@ -40,6 +40,7 @@ enum {
     D365FO_INVALID_HANDLE = 14,  /* unknown or already freed handle */
     D365FO_URL_MISSING = 15,     /* no Url given and none in the active configuration */
     D365FO_TENANT_MISSING = 16,  /* no tenant given and none in the active configuration */
+    D365FO_STORE_PERMISSION_DENIED = 17,  /* the store is read-only for this user or open to other accounts */
     D365FO_PANIC = 99            /* a bug in the core; caught at the boundary */
 };
 

@@ -48,6 +48,16 @@ fn answer(v: impl Serialize) -> CoreResult<String> {
 /// Runs one request with the given seams.
 pub fn handle_with(request_json: &str, cancel: &CancelToken, emit: &mut dyn FnMut(Event), seams: &Seams) -> CoreResult<String> {
     let request: Request = serde_json::from_str(request_json).map_err(|e| CoreError::invalid(format!("the request is not valid: {e}")))?;
+    crate::store::take_notes();
+    let out = dispatch(request, cancel, emit, seams);
+    // What the store raised on the way (a repaired file, a temporary file that could not be removed).
+    for n in crate::store::take_notes() {
+        emit(if n.verbose { Event::Log { message: n.message } } else { Event::Notice { message: n.message } });
+    }
+    out
+}
+
+fn dispatch(request: Request, cancel: &CancelToken, emit: &mut dyn FnMut(Event), seams: &Seams) -> CoreResult<String> {
     let env = seams.env;
     match request {
         Request::SignIn(r) => answer(sign_in(&r, cancel, emit, seams)?),

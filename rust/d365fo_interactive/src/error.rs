@@ -24,12 +24,14 @@ pub enum Code {
     InvalidHandle = 14,
     UrlMissing = 15,
     TenantMissing = 16,
+    /// The store may not be written by this user, or could be changed by other accounts (nothing was changed).
+    StorePermissionDenied = 17,
     Panic = 99,
 }
 
 impl Code {
     /// Every code, for the drift test.
-    pub const ALL: [Code; 18] = [
+    pub const ALL: [Code; 19] = [
         Code::Ok,
         Code::NullParameter,
         Code::InvalidUtf8,
@@ -47,6 +49,7 @@ impl Code {
         Code::InvalidHandle,
         Code::UrlMissing,
         Code::TenantMissing,
+        Code::StorePermissionDenied,
         Code::Panic,
     ];
 
@@ -70,6 +73,7 @@ impl Code {
             Code::InvalidHandle => "invalid_handle",
             Code::UrlMissing => "url_missing",
             Code::TenantMissing => "tenant_missing",
+            Code::StorePermissionDenied => "store_permission_denied",
             Code::Panic => "panic",
         }
     }

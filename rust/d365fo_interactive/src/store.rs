@@ -9,22 +9,29 @@
 //!   `D365FO_CONFIG_REGISTRY_KEY` at another key under HKCU (Windows; tests give each run a key of its own).
 //!
 //! A change is a read-modify-write under this module's lock file (`.d365fo.interactive.lock` beside the
-//! file), written to a temporary file in the same folder and renamed over the store, so concurrent sessions
-//! of this module lose nothing and a crash leaves the old or the new file. PSFramework itself writes the
-//! file in place without a lock; reading again right before writing keeps that window small, and a file
-//! caught half-written is read again after a moment instead of being taken as empty. A file that stays
-//! unreadable is reported and never overwritten (other modules' settings live there too).
+//! file, waited for at most 10 s), written to a new temporary file in the same folder and renamed over the
+//! store, so concurrent sessions of this module lose nothing and a crash leaves the old or the new file.
+//! PSFramework writes the file in place without a lock, so a write of ours also:
+//! - takes an empty, cut-short or invalid file for another writer's moment and reads it again for about 2 s
+//!   before it stops with an error (an empty file that stays the same empty file is empty);
+//! - checks, right before the rename, that the file is still the one it read (identity, size, time, bytes),
+//!   and merges its changes again into what it became when not (5 rounds at most);
+//! - repairs a torn file (one complete array, then leftover text) to that array, keeping the damaged file
+//!   beside it as `<name>.damaged-<stamp>`;
+//! - follows a symbolic link and replaces its target in the target's folder, with the target's mode and owner;
+//! - refuses, before any lock, a file or folder the user may not write, another account's file, and a folder
+//!   other accounts can change (docs/reliability.md, "The shared configuration file").
 
 use crate::error::{Code, CoreError, CoreResult};
-use crate::psf::{Entries, NewValue, PsfFile};
+use crate::psf::{Entries, NewValue, Parsed, PsfFile};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const FILE_NAME: &str = "psf_config.json";
 const LOCK_NAME: &str = ".d365fo.interactive.lock";
-/// Temporary files of this module's writes: `.psf_config.json.<pid>.d365fo-tmp`.
+/// Temporary files of this module's writes: `.psf_config.json.<pid>.<random>.d365fo-tmp`.
 const TMP_PREFIX: &str = ".psf_config.json.";
 const TMP_SUFFIX: &str = ".d365fo-tmp";
 /// PSFramework's user-default registry key (Windows).
@@ -95,55 +102,369 @@ fn store_error(what: &str, path: &Path, e: impl std::fmt::Display) -> CoreError 
     CoreError::new(Code::StoreError, format!("The configuration store could not {what} '{}': {e}", path.display()))
 }
 
-/// Reads the file; a file caught half-written by another writer is read again a few times first.
-fn read_file(path: &Path) -> CoreResult<PsfFile> {
-    let mut last = String::new();
-    for attempt in 0..4 {
-        if attempt > 0 {
-            std::thread::sleep(Duration::from_millis(60));
+/// How long a file that is empty, cut short or invalid is read again before it is taken as what it is: long
+/// enough for PSFramework's in-place write (it empties the file, then writes it) to finish.
+const BUSY_WINDOW: Duration = Duration::from_secs(2);
+/// How long a write waits for another holder of the lock file.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// How often a write merges again when the file changed between its read and its rename.
+const MERGE_ROUNDS: u32 = 5;
+
+/// A note for the person, raised while the store was read or changed; `verbose` ones are for -Verbose only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub message: String,
+    pub verbose: bool,
+}
+
+thread_local! {
+    static NOTES: std::cell::RefCell<Vec<Note>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn note(message: String, verbose: bool) {
+    NOTES.with(|n| n.borrow_mut().push(Note { message, verbose }));
+}
+
+/// The notes raised on this thread since the last call (the ABI entry passes them on as events).
+pub fn take_notes() -> Vec<Note> {
+    NOTES.with(|n| std::mem::take(&mut *n.borrow_mut()))
+}
+
+/// The timing of a file write, and the points where tests step in (a writer of another module).
+struct Options<'a> {
+    busy_window: Duration,
+    lock_wait: Duration,
+    /// Called before each re-read of a busy file (attempt 1, 2, …); the real one sleeps a growing moment.
+    pause: &'a mut dyn FnMut(u32),
+    /// Called after the new file is written aside, before the comparison with what was read (round 0, 1, …).
+    before_compare: &'a mut dyn FnMut(u32),
+}
+
+fn backoff(attempt: u32) {
+    std::thread::sleep(Duration::from_millis((10u64 << attempt.min(4)).min(150)));
+}
+
+fn with_real_options<R>(f: impl FnOnce(&mut Options) -> R) -> R {
+    let mut pause = backoff;
+    let mut before_compare = |_| {};
+    f(&mut Options { busy_window: BUSY_WINDOW, lock_wait: LOCK_WAIT, pause: &mut pause, before_compare: &mut before_compare })
+}
+
+/// What identifies one version of a file: compared with the content right before the rename.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    dev_ino: (u64, u64),
+}
+
+impl Identity {
+    fn of(m: &fs::Metadata) -> Identity {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        Identity {
+            len: m.len(),
+            modified: m.modified().ok(),
+            #[cfg(unix)]
+            dev_ino: (m.dev(), m.ino()),
         }
-        let bytes = match fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(PsfFile::default()),
-            Err(e) => return Err(store_error("read", path, e)),
+    }
+}
+
+/// The file as one read saw it: its bytes and identity (None: there was no file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    version: Option<(Identity, Vec<u8>)>,
+}
+
+impl Seen {
+    /// The file now, read through one handle so identity and bytes belong together.
+    fn now(path: &Path) -> std::io::Result<Seen> {
+        let mut f = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Seen { version: None }),
+            Err(e) => return Err(e),
         };
-        match PsfFile::parse(&bytes) {
-            Ok(f) => return Ok(f),
-            Err(why) => last = why,
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes)?;
+        let id = Identity::of(&f.metadata()?);
+        Ok(Seen { version: Some((id, bytes)) })
+    }
+}
+
+/// A read that settled: the configuration, what was seen, and for a torn file where its leftover began.
+struct Settled {
+    file: PsfFile,
+    seen: Seen,
+    torn_at: Option<usize>,
+}
+
+/// Reads the file. A file that is empty, cut short, invalid or torn may be another writer's moment (PSFramework
+/// empties the file and then writes it, in place, without a lock): it is read again with a short backoff for
+/// `busy_window`. Then an invalid file is an error naming it; a torn one is taken as its complete array; an
+/// empty one is empty only when `writing` is false or it stayed the same empty file all that time.
+fn read_settled(path: &Path, writing: bool, o: &mut Options) -> CoreResult<Settled> {
+    let started = std::time::Instant::now();
+    let mut first_unsettled: Option<Seen> = None;
+    let mut attempt = 0;
+    loop {
+        let seen = Seen::now(path).map_err(|e| store_error("read", path, e))?;
+        let Some((_, bytes)) = &seen.version else { return Ok(Settled { file: PsfFile::default(), seen, torn_at: None }) };
+        let parsed = PsfFile::parse_torn(bytes);
+        let blank = matches!(&parsed, Ok(Parsed::Whole(f)) if f == &PsfFile::default())
+            && String::from_utf8_lossy(bytes).trim_start_matches('\u{feff}').trim().is_empty();
+        let over = started.elapsed() >= o.busy_window;
+        let unchanged = first_unsettled.as_ref().is_some_and(|f| f == &seen);
+        match parsed {
+            Ok(Parsed::Whole(file)) if !blank || !writing || (over && unchanged) => return Ok(Settled { file, seen, torn_at: None }),
+            Ok(Parsed::Torn { file, leftover_at }) if !writing || (over && unchanged) => {
+                return Ok(Settled { file, seen, torn_at: Some(leftover_at) });
+            }
+            Err(why) if over => {
+                return Err(CoreError::new(
+                    Code::StoreError,
+                    format!(
+                        "The configuration store '{}' (PSFramework's configuration file) could not be read: {why}. It stayed so for {} seconds, so it is not another writer's moment; it was left unchanged: repair it, or move it aside to start a new one.",
+                        path.display(),
+                        o.busy_window.as_secs_f32()
+                    ),
+                ));
+            }
+            _ if over => {
+                return Err(CoreError::new(
+                    Code::StoreError,
+                    format!(
+                        "The configuration store '{}' kept changing while it was read (another program is writing it); nothing was changed. Try again.",
+                        path.display()
+                    ),
+                ));
+            }
+            _ => {}
         }
+        if !unchanged {
+            first_unsettled = Some(seen);
+        }
+        attempt += 1;
+        (o.pause)(attempt);
+    }
+}
+
+/// Reads the file for a command that only reads.
+fn read_file(path: &Path) -> CoreResult<PsfFile> {
+    let target = resolve(path).map_err(|e| store_error("follow the link", path, e))?;
+    with_real_options(|o| read_settled(&target, false, o)).map(|s| s.file)
+}
+
+fn dir_of(path: &Path) -> PathBuf {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The file a path names after following symbolic links (a dotfiles link is updated in its target's folder).
+fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = fs::read_link(&p)?;
+                p = if to.is_absolute() { to } else { dir_of(&p).join(to) };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(std::io::Error::other("too many levels of symbolic links"))
+}
+
+fn denied(message: String) -> CoreError {
+    CoreError::new(Code::StorePermissionDenied, message)
+}
+
+/// Whether other accounts could change a folder's files under us (Unix mode bits): writable by everyone
+/// without the sticky bit, writable by its group without the sticky bit while owned by someone else, or owned
+/// by an account that is neither the user nor root. A group-writable folder of the user's own (the private
+/// group of Debian's usergroups) is the user's.
+#[cfg(unix)]
+fn folder_is_open_to_others(mode: u32, owner: u32, euid: u32) -> bool {
+    let sticky = mode & 0o1000 != 0;
+    (mode & 0o002 != 0 && !sticky) || (mode & 0o020 != 0 && !sticky && owner != euid) || (owner != euid && owner != 0)
+}
+
+/// The checks before anything is locked or written: the folder is not open to other accounts, and the user
+/// may write the file and its folder (the words PSFramework uses when it refuses).
+fn check_writable(link: &Path, target: &Path, dir: &Path) -> CoreResult<()> {
+    let read_only = || denied(format!("The configuration file '{}' is read-only; nothing was changed.", link.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: no arguments; cannot fail.
+        let euid = unsafe { libc::geteuid() };
+        let mut folders = vec![dir.to_path_buf()];
+        if link != target {
+            folders.push(dir_of(link));
+        }
+        for folder in folders {
+            if let Ok(m) = fs::metadata(&folder)
+                && folder_is_open_to_others(m.mode(), m.uid(), euid)
+            {
+                return Err(denied(format!(
+                    "The configuration folder '{}' can be changed by other accounts (mode {:04o}, owner {}); nothing was changed. Make it the user's own and not writable by others (chmod go-w), or choose another place with D365FO_CONFIG_FILE.",
+                    folder.display(),
+                    m.mode() & 0o7777,
+                    m.uid()
+                )));
+            }
+        }
+        let may_write = |p: &Path| {
+            let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap_or_default();
+            // SAFETY: c is NUL-terminated.
+            unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+        };
+        match fs::metadata(target) {
+            Ok(m) => {
+                if m.uid() != euid && euid != 0 {
+                    return Err(denied(format!(
+                        "The configuration file '{}' belongs to another account (owner {}); nothing was changed.",
+                        link.display(),
+                        m.uid()
+                    )));
+                }
+                if !may_write(target) {
+                    return Err(read_only());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(store_error("read", target, e)),
+        }
+        if !may_write(dir) {
+            return Err(denied(format!(
+                "The configuration file '{}' is read-only (its folder '{}' cannot be written); nothing was changed.",
+                link.display(),
+                dir.display()
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (dir, link);
+        if fs::metadata(target).is_ok_and(|m| m.permissions().readonly()) {
+            return Err(read_only());
+        }
+    }
+    Ok(())
+}
+
+/// Waits a bounded time for the lock (flock on Unix, LockFileEx on Windows); released when the file closes.
+fn take_lock(lock_path: &Path, wait: Duration) -> CoreResult<File> {
+    let lock_file = open_private(lock_path).map_err(|e| store_error("open the lock file", lock_path, e))?;
+    let started = std::time::Instant::now();
+    loop {
+        match lock_file.try_lock() {
+            Ok(()) => return Ok(lock_file),
+            Err(fs::TryLockError::WouldBlock) if started.elapsed() < wait => std::thread::sleep(Duration::from_millis(25)),
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(CoreError::new(
+                    Code::StoreError,
+                    format!(
+                        "The configuration store is locked: the lock file '{}' has been held by another process for {} seconds; nothing was changed. Another d365fo.interactive command may still be running; try again when it ends.",
+                        lock_path.display(),
+                        wait.as_secs_f32()
+                    ),
+                ));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(store_error("lock", lock_path, e)),
+        }
+    }
+}
+
+fn update_file<R>(path: &Path, change: impl FnOnce(&Entries) -> CoreResult<(Vec<Change>, R)>) -> CoreResult<R> {
+    with_real_options(|o| update_file_with(path, o, change))
+}
+
+fn update_file_with<R>(path: &Path, o: &mut Options, change: impl FnOnce(&Entries) -> CoreResult<(Vec<Change>, R)>) -> CoreResult<R> {
+    let target = resolve(path).map_err(|e| store_error("follow the link", path, e))?;
+    let dir = dir_of(&target);
+    if !dir.exists() {
+        create_private_dir(&dir).map_err(|e| store_error("create the folder", &dir, e))?;
+    }
+    check_writable(path, &target, &dir)?;
+    let lock_path = dir.join(LOCK_NAME);
+    let _lock = take_lock(&lock_path, o.lock_wait)?;
+    remove_stale_temporaries(&dir);
+    let mut change = Some(change);
+    let mut changes: Vec<Change> = Vec::new();
+    let mut result: Option<R> = None;
+    for round in 0..MERGE_ROUNDS {
+        let Settled { mut file, seen, torn_at } = read_settled(&target, true, o)?;
+        // Decided once, on the first read; later rounds apply the same changes to what the file became.
+        if let Some(change) = change.take() {
+            let (c, r) = change(&file.entries())?;
+            if c.is_empty() {
+                return Ok(r);
+            }
+            (changes, result) = (c, Some(r));
+        }
+        for (name, value) in &changes {
+            match value {
+                Some(v) => file.set(name, v),
+                None => file.remove(name),
+            }
+        }
+        let tmp = write_aside(&target, &dir, &file.to_bytes(), if seen.version.is_some() { fs::metadata(&target).ok() } else { None })?;
+        (o.before_compare)(round);
+        let still = Seen::now(&target).map_err(|e| store_error("read", &target, e));
+        if still.as_ref().ok() != Some(&seen) {
+            discard(&tmp);
+            still?;
+            continue;
+        }
+        if let (Some(at), Some((_, bytes))) = (torn_at, &seen.version) {
+            keep_damaged(&target, &dir, bytes, at);
+        }
+        if let Err(e) = fs::rename(&tmp, &target) {
+            discard(&tmp);
+            return Err(store_error("write", &target, e));
+        }
+        sync_dir(&dir);
+        return result.ok_or_else(|| CoreError::new(Code::Panic, "the store change was not decided"));
     }
     Err(CoreError::new(
         Code::StoreError,
         format!(
-            "The configuration store '{}' (PSFramework's configuration file) could not be read: {last}. It was left unchanged; repair it, or move it aside to start a new one.",
-            path.display()
+            "The configuration store '{}' was changed by another program each of {MERGE_ROUNDS} times this command was about to write it; nothing was changed. Try again.",
+            target.display()
         ),
     ))
 }
 
-fn update_file<R>(path: &Path, change: impl FnOnce(&Entries) -> CoreResult<(Vec<Change>, R)>) -> CoreResult<R> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    if !dir.exists() {
-        create_private_dir(&dir).map_err(|e| store_error("create the folder", &dir, e))?;
-    }
-    let lock_path = dir.join(LOCK_NAME);
-    let lock_file = open_private(&lock_path, false).map_err(|e| store_error("open the lock file", &lock_path, e))?;
-    // An exclusive lock (flock on Unix, LockFileEx on Windows), released when lock_file is closed at the end.
-    lock_file.lock().map_err(|e| store_error("lock", &lock_path, e))?;
-    remove_stale_temporaries(&dir);
-    let mut file = read_file(path)?;
-    let (changes, result) = change(&file.entries())?;
-    if changes.is_empty() {
-        return Ok(result);
-    }
-    for (name, value) in &changes {
-        match value {
-            Some(v) => file.set(name, v),
-            None => file.remove(name),
+/// Keeps the bytes of a torn file beside it before it is replaced by its repaired array.
+fn keep_damaged(target: &Path, dir: &Path, bytes: &[u8], leftover_at: usize) {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| FILE_NAME.into());
+    let stamp = utc_stamp(std::time::SystemTime::now());
+    for n in 0..100 {
+        let kept = dir.join(if n == 0 { format!("{name}.damaged-{stamp}") } else { format!("{name}.damaged-{stamp}-{n}") });
+        match open_new(&kept).and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all())) {
+            Ok(()) => {
+                note(
+                    format!(
+                        "The configuration file '{}' held one complete PSFramework array followed by leftover text from byte {leftover_at} on (two writers wrote it at once); it was repaired to that array, and the damaged file was kept as '{}'.",
+                        target.display(),
+                        kept.display()
+                    ),
+                    false,
+                );
+                return;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                note(
+                    format!("The torn configuration file '{}' could not be kept beside it ({e}); it was repaired.", target.display()),
+                    false,
+                );
+                return;
+            }
         }
     }
-    write_atomically(path, &dir, &file.to_bytes())?;
-    Ok(result)
 }
 
 /// Temporary files left by a write that was killed halfway: nobody else writes files of that name, and the
@@ -153,39 +474,103 @@ fn remove_stale_temporaries(dir: &Path) {
     for entry in rd.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         if name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX) {
-            let _ = fs::remove_file(entry.path());
+            match fs::remove_file(entry.path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    note(format!("A temporary file of an earlier write, '{}', could not be removed: {e}.", entry.path().display()), true)
+                }
+                _ => {}
+            }
         }
     }
 }
 
-/// Temporary file in the same folder, flushed to disk, renamed over the store; the caller holds the lock.
-fn write_atomically(path: &Path, dir: &Path, bytes: &[u8]) -> CoreResult<()> {
-    let tmp = dir.join(format!("{TMP_PREFIX}{}{TMP_SUFFIX}", std::process::id()));
-    let written = (|| -> std::io::Result<()> {
-        let mut f = open_private(&tmp, true)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        sync_dir(dir);
-        Ok(())
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(store_error("write", path, e));
+fn discard(tmp: &Path) {
+    match fs::remove_file(tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            note(format!("The temporary file '{}' could not be removed: {e}.", tmp.display()), true)
+        }
+        _ => {}
     }
-    Ok(())
 }
 
-/// Opens (creating when missing) a file only the owner may read; `truncate` for the temporary file.
-/// Client secrets are stored in clear, as d365fo.integrations stores them; owner-only is the least we do.
-fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
+/// A name nobody can guess ahead: the process id and 64 bits from the standard library's randomly seeded hasher.
+fn unpredictable() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.finish()
+}
+
+/// Writes the new content to a new temporary file beside the target (created exclusively, never through a
+/// link), flushed to disk, with the mode and, where the process may, the owner of the file it replaces.
+fn write_aside(target: &Path, dir: &Path, bytes: &[u8], replaced: Option<fs::Metadata>) -> CoreResult<PathBuf> {
+    let mut last = None;
+    for _ in 0..8 {
+        let tmp = dir.join(format!("{TMP_PREFIX}{}.{:016x}{TMP_SUFFIX}", std::process::id(), unpredictable()));
+        let mut f = match open_new(&tmp) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                last = Some(e);
+                continue;
+            }
+            Err(e) => return Err(store_error("write", target, e)),
+        };
+        let written = (|| -> std::io::Result<()> {
+            f.write_all(bytes)?;
+            #[cfg(unix)]
+            if let Some(m) = &replaced {
+                use std::os::unix::fs::{MetadataExt, PermissionsExt};
+                f.set_permissions(fs::Permissions::from_mode(m.mode() & 0o7777))?;
+                let (uid, gid) = (m.uid(), m.gid());
+                let mine = f.metadata()?;
+                if (uid, gid) != (mine.uid(), mine.gid()) {
+                    use std::os::fd::AsRawFd;
+                    // SAFETY: a valid descriptor. Where the process may not (another owner's file), the owner
+                    // stays the user's; the refusal of such files for non-root users happens before this.
+                    unsafe { libc::fchown(f.as_raw_fd(), uid, gid) };
+                    f.set_permissions(fs::Permissions::from_mode(m.mode() & 0o7777))?;
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = &replaced;
+            f.sync_all()
+        })();
+        drop(f);
+        return match written {
+            Ok(()) => Ok(tmp),
+            Err(e) => {
+                let mut why = e.to_string();
+                if let Err(r) = fs::remove_file(&tmp) {
+                    why.push_str(&format!("; the temporary file '{}' could not be removed either: {r}", tmp.display()));
+                }
+                Err(store_error("write", target, why))
+            }
+        };
+    }
+    Err(store_error("write", target, last.map(|e| e.to_string()).unwrap_or_default()))
+}
+
+/// A new file only the owner may read, created exclusively and never through a symbolic link.
+fn open_new(path: &Path) -> std::io::Result<File> {
     let mut o = OpenOptions::new();
-    o.read(true).write(true).create(true).truncate(truncate);
+    o.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
+        o.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    o.open(path)
+}
+
+/// Opens (creating when missing) the lock file, only the owner may read it, never through a link.
+/// Client secrets are stored in clear, as d365fo.integrations stores them; owner-only is the least we do.
+fn open_private(path: &Path) -> std::io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     o.open(path)
 }
@@ -543,5 +928,309 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(Store::File(path).read().unwrap().len(), 80);
+    }
+
+    /// Options for a test: its own busy window and lock wait, and hooks standing in for another writer.
+    fn run<R>(
+        path: &Path,
+        busy_ms: u64,
+        pause: &mut dyn FnMut(u32),
+        before_compare: &mut dyn FnMut(u32),
+        change: impl FnOnce(&Entries) -> CoreResult<(Vec<Change>, R)>,
+    ) -> CoreResult<R> {
+        let mut o = Options { busy_window: Duration::from_millis(busy_ms), lock_wait: Duration::from_millis(200), pause, before_compare };
+        update_file_with(path, &mut o, change)
+    }
+
+    fn set(name: &str, v: &str) -> Vec<Change> {
+        vec![(name.to_string(), Some(NewValue::Text(v.into())))]
+    }
+
+    /// A file of another module's 200 settings, as PSFramework writes it.
+    fn foreign_file(n: usize) -> String {
+        let items: Vec<String> = (0..n)
+            .map(|i| format!("  {{\n    \"FullName\": \"other.module.s{i}\",\n    \"Value\": \"{i}\",\n    \"Version\": 1,\n    \"Type\": 6,\n    \"Style\": \"default\"\n  }}"))
+            .collect();
+        format!("[\n{}\n]", items.join(",\n"))
+    }
+
+    #[test]
+    fn an_empty_file_seen_while_writing_is_read_again_and_not_taken_for_an_empty_store() {
+        let dir = fake_authority::scratch::tempdir();
+        let path = dir.path().join("psf_config.json");
+        // PSFramework's in-place write, caught after it emptied the file; it finishes before our second look.
+        std::fs::write(&path, b"").unwrap();
+        let full = foreign_file(200);
+        let mut pause = |attempt: u32| {
+            if attempt == 2 {
+                std::fs::write(&path, full.as_bytes()).unwrap();
+            }
+        };
+        run(&path, 60_000, &mut pause, &mut |_| {}, |_| Ok((set("d365fo.mine", "1"), ()))).unwrap();
+        let entries = Store::File(path.clone()).read().unwrap();
+        assert_eq!(entries.len(), 201, "other modules' settings were lost");
+        // Cut short in the middle of an item: the same.
+        let cut = &full[..full.len() / 2];
+        std::fs::write(&path, cut).unwrap();
+        let mut pause = |attempt: u32| {
+            if attempt == 1 {
+                std::fs::write(&path, full.as_bytes()).unwrap();
+            }
+        };
+        run(&path, 60_000, &mut pause, &mut |_| {}, |_| Ok((set("d365fo.mine", "2"), ()))).unwrap();
+        assert_eq!(Store::File(path).read().unwrap().len(), 201);
+    }
+
+    #[test]
+    fn an_empty_file_that_stays_empty_is_empty_and_one_that_stays_invalid_is_refused_unchanged() {
+        let dir = fake_authority::scratch::tempdir();
+        let path = dir.path().join("psf_config.json");
+        std::fs::write(&path, b"\n").unwrap();
+        let mut pause = |_| std::thread::sleep(Duration::from_millis(5));
+        run(&path, 40, &mut pause, &mut |_| {}, |_| Ok((set("d365fo.mine", "1"), ()))).unwrap();
+        assert_eq!(Store::File(path.clone()).read().unwrap().len(), 1);
+        std::fs::write(&path, b"[{\"FullName\": ").unwrap();
+        let mut looks = 0;
+        let mut pause = |_| {
+            looks += 1;
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let e = run(&path, 40, &mut pause, &mut |_| {}, |_| Ok((set("d365fo.mine", "2"), ()))).unwrap_err();
+        assert!(looks >= 2, "it was not read again");
+        assert_eq!(e.code, Code::StoreError);
+        assert!(e.message.contains(&path.display().to_string()) && e.message.contains("left unchanged"), "{}", e.message);
+        assert_eq!(std::fs::read(&path).unwrap(), b"[{\"FullName\": ");
+    }
+
+    #[test]
+    fn a_file_changed_between_read_and_rename_is_merged_again() {
+        let dir = fake_authority::scratch::tempdir();
+        let path = dir.path().join("psf_config.json");
+        std::fs::write(&path, foreign_file(3)).unwrap();
+        // Another module's writer lands after our read, before our rename.
+        let mut before = |round: u32| {
+            if round == 0 {
+                std::fs::write(&path, foreign_file(5)).unwrap();
+            }
+        };
+        run(&path, 100, &mut |_| {}, &mut before, |_| Ok((set("d365fo.mine", "1"), ()))).unwrap();
+        let entries = Store::File(path.clone()).read().unwrap();
+        assert_eq!(entries.len(), 6, "{entries:?}");
+        assert!(crate::psf::lookup(&entries, "other.module.s4").is_some() && crate::psf::lookup(&entries, "d365fo.mine").is_some());
+        // One that changes every time: bounded, an error, and what the other writer wrote stays.
+        let mut n = 0;
+        let mut always = |_| {
+            n += 1;
+            std::fs::write(&path, foreign_file(10 + n)).unwrap();
+        };
+        let e = run(&path, 100, &mut |_| {}, &mut always, |_| Ok((set("d365fo.mine", "2"), ()))).unwrap_err();
+        assert!(e.message.contains("each of 5 times") && e.message.contains("nothing was changed"), "{}", e.message);
+        assert_eq!(n, 5);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), foreign_file(15));
+        let left: Vec<_> =
+            std::fs::read_dir(dir.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(TMP_SUFFIX)).collect();
+        assert!(left.is_empty(), "temporary files were left: {left:?}");
+    }
+
+    #[test]
+    fn a_torn_file_that_stays_torn_is_repaired_to_its_array_and_kept_beside_it() {
+        let dir = fake_authority::scratch::tempdir();
+        let path = dir.path().join("psf_config.json");
+        let torn = format!("{}\n    \"Type\": 6,\n    \"Style\": \"default\"\n  }}\n]\n", foreign_file(4));
+        std::fs::write(&path, &torn).unwrap();
+        take_notes();
+        let mut pause = |_| std::thread::sleep(Duration::from_millis(5));
+        run(&path, 40, &mut pause, &mut |_| {}, |_| Ok((set("d365fo.mine", "1"), ()))).unwrap();
+        let repaired = std::fs::read(&path).unwrap();
+        assert!(matches!(PsfFile::parse_torn(&repaired).unwrap(), Parsed::Whole(_)));
+        assert_eq!(PsfFile::parse(&repaired).unwrap().entries().len(), 5);
+        let kept: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("psf_config.json.damaged-"))
+            .collect();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(std::fs::read_to_string(kept[0].path()).unwrap(), torn);
+        let notes = take_notes();
+        assert!(notes.iter().any(|n| !n.verbose && n.message.contains("repaired") && n.message.contains("damaged-")), "{notes:?}");
+    }
+
+    #[test]
+    fn other_modules_items_keep_their_exact_text_through_a_write() {
+        let dir = fake_authority::scratch::tempdir();
+        let path = dir.path().join("psf_config.json");
+        let big = r#"{"Style":"Simple","Data":123456789012345678901234567890,"Version":1,"FullName":"other.big"}"#;
+        let odd = r#"{"FullName":"other.odd","Value":"\ud800","Type":6,"Version":1,"Style":"default"}"#;
+        std::fs::write(&path, format!("\u{feff}[{big},{odd}]")).unwrap();
+        let store = Store::File(path.clone());
+        assert_eq!(crate::psf::lookup(&store.read().unwrap(), "other.big"), Some(&Stored::Text("123456789012345678901234567890".into())));
+        store.update(|_| Ok((set("d365fo.mine", "1"), ()))).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(big) && text.contains(odd), "{text}");
+        assert_eq!(store.read().unwrap().len(), 3);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_file_is_replaced_in_its_targets_folder_with_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = fake_authority::scratch::tempdir();
+        let (home, dots) = (dir.path().join("home"), dir.path().join("dotfiles"));
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&dots).unwrap();
+        let real = dots.join("psf.json");
+        std::fs::write(&real, foreign_file(2)).unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let link = home.join("psf_config.json");
+        std::os::unix::fs::symlink("../dotfiles/psf.json", &link).unwrap();
+        Store::File(link.clone()).update(|_| Ok((set("d365fo.mine", "1"), ()))).unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced by a file");
+        assert_eq!(PsfFile::parse(&std::fs::read(&real).unwrap()).unwrap().entries().len(), 3);
+        assert_eq!(std::fs::metadata(&real).unwrap().permissions().mode() & 0o7777, 0o640);
+        assert!(dots.join(LOCK_NAME).exists() && !home.join(LOCK_NAME).exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_other_accounts_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        assert!(folder_is_open_to_others(0o777, 1000, 1000));
+        assert!(!folder_is_open_to_others(0o1777, 0, 1000), "a sticky shared folder (/tmp) is safe");
+        assert!(!folder_is_open_to_others(0o775, 1000, 1000), "the user's own group-writable folder (usergroups)");
+        assert!(folder_is_open_to_others(0o775, 0, 1000), "a group-writable folder of root's");
+        assert!(folder_is_open_to_others(0o755, 1001, 1000), "another account's folder");
+        assert!(!folder_is_open_to_others(0o755, 0, 1000) && !folder_is_open_to_others(0o700, 1000, 1000));
+        let dir = fake_authority::scratch::tempdir();
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let path = shared.join("psf_config.json");
+        let e = Store::File(path.clone()).update(|_| Ok((set("d365fo.mine", "1"), ()))).unwrap_err();
+        assert_eq!(e.code, Code::StorePermissionDenied);
+        assert!(e.message.contains("can be changed by other accounts") && e.message.contains("0777"), "{}", e.message);
+        assert!(!path.exists() && !shared.join(LOCK_NAME).exists());
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        Store::File(path.clone()).update(|_| Ok((set("d365fo.mine", "1"), ()))).unwrap();
+    }
+
+    /// The checks of `files_and_folders_the_user_cannot_write_are_refused_before_any_lock`, run as the
+    /// unprivileged user (root ignores file modes).
+    #[cfg(unix)]
+    fn check_refusals(base: &Path, other_owned: bool) {
+        let try_write = |p: &Path| Store::File(p.to_path_buf()).update(|_| Ok((set("d365fo.mine", "1"), ())));
+        let ro = base.join("ro/psf_config.json");
+        let e = try_write(&ro).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (Code::StorePermissionDenied, format!("The configuration file '{}' is read-only; nothing was changed.", ro.display()).as_str())
+        );
+        assert_eq!(std::fs::read_to_string(&ro).unwrap(), foreign_file(2));
+        assert!(!base.join("ro").join(LOCK_NAME).exists(), "the lock was taken before the refusal");
+        let in_ro_folder = base.join("rofolder/psf_config.json");
+        let e = try_write(&in_ro_folder).unwrap_err();
+        assert_eq!(e.code, Code::StorePermissionDenied);
+        assert!(e.message.contains("is read-only") && !e.message.contains("os error"), "{}", e.message);
+        if other_owned {
+            let theirs = base.join("other/psf_config.json");
+            let e = try_write(&theirs).unwrap_err();
+            assert_eq!(e.code, Code::StorePermissionDenied);
+            assert!(e.message.contains("belongs to another account"), "{}", e.message);
+            assert_eq!(std::fs::read_to_string(&theirs).unwrap(), foreign_file(2));
+        }
+        // The user's own file beside them is written as usual.
+        try_write(&base.join("own/psf_config.json")).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_and_folders_the_user_cannot_write_are_refused_before_any_lock() {
+        use std::os::unix::fs::PermissionsExt;
+        const CHILD: &str = "D365FO_STORE_TEST_UNPRIVILEGED_BASE";
+        if let Ok(base) = std::env::var(CHILD) {
+            return check_refusals(Path::new(&base), true);
+        }
+        // SAFETY: no arguments.
+        let root = unsafe { libc::geteuid() } == 0;
+        let dir = fake_authority::scratch::tempdir();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let base = dir.path().join("u");
+        for d in ["ro", "rofolder", "other", "own"] {
+            std::fs::create_dir_all(base.join(d)).unwrap();
+            std::fs::write(base.join(d).join("psf_config.json"), foreign_file(2)).unwrap();
+        }
+        std::fs::set_permissions(base.join("ro/psf_config.json"), std::fs::Permissions::from_mode(0o444)).unwrap();
+        std::fs::set_permissions(base.join("other/psf_config.json"), std::fs::Permissions::from_mode(0o666)).unwrap();
+        if !root {
+            std::fs::set_permissions(base.join("rofolder"), std::fs::Permissions::from_mode(0o555)).unwrap();
+            check_refusals(&base, false);
+            std::fs::set_permissions(base.join("rofolder"), std::fs::Permissions::from_mode(0o755)).unwrap();
+            return;
+        }
+        // As root (CI): the same checks as nobody (65534), and a file of root's in nobody's folder.
+        let chown = |p: &Path| {
+            let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+            // SAFETY: c is NUL-terminated.
+            assert_eq!(unsafe { libc::chown(c.as_ptr(), 65534, 65534) }, 0);
+        };
+        for p in ["", "ro", "ro/psf_config.json", "rofolder", "rofolder/psf_config.json", "other", "own", "own/psf_config.json"] {
+            chown(&base.join(p));
+        }
+        std::fs::set_permissions(base.join("rofolder"), std::fs::Permissions::from_mode(0o555)).unwrap();
+        let me = std::env::current_exe().unwrap();
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&me)
+            .args(["--exact", "store::tests::files_and_folders_the_user_cannot_write_are_refused_before_any_lock", "--test-threads=1"])
+            .env(CHILD, &base)
+            .output()
+            .expect("setpriv runs the test as an unprivileged user");
+        let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && said.contains("1 passed"), "the unprivileged run failed: {said}");
+        // Seen from outside: nothing of theirs changed hands.
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(base.join("other/psf_config.json")).unwrap().uid(), 0);
+        assert_eq!(std::fs::metadata(base.join("ro/psf_config.json")).unwrap().mode() & 0o777, 0o444);
+        std::fs::set_permissions(base.join("rofolder"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn a_lock_held_elsewhere_is_waited_for_a_bounded_time_and_named() {
+        let dir = fake_authority::scratch::tempdir();
+        let path = dir.path().join("psf_config.json");
+        std::fs::write(&path, foreign_file(2)).unwrap();
+        let lock_path = dir.path().join(LOCK_NAME);
+        let held = take_lock(&lock_path, Duration::ZERO).unwrap();
+        let started = std::time::Instant::now();
+        let e = run(&path, 100, &mut |_| {}, &mut |_| {}, |_| Ok((set("d365fo.mine", "1"), ()))).unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert!(e.message.contains(&lock_path.display().to_string()) && e.message.contains("nothing was changed"), "{}", e.message);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), foreign_file(2));
+        drop(held);
+        run(&path, 100, &mut |_| {}, &mut |_| {}, |_| Ok((set("d365fo.mine", "1"), ()))).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn temporary_files_are_new_never_through_a_link_and_failed_clean_ups_are_told() {
+        let dir = fake_authority::scratch::tempdir();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let planted = dir.path().join(".psf_config.json.1.0000000000000000.d365fo-tmp");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        assert!(open_new(&planted).is_err());
+        std::fs::remove_file(&planted).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &planted).unwrap();
+        assert!(open_new(&planted).is_err(), "a dangling link was followed");
+        assert!(!dir.path().join("nowhere").exists());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        std::fs::remove_file(&planted).unwrap();
+        // A stale temporary that cannot be removed (a folder by that name): a -Verbose note, and the write goes on.
+        std::fs::create_dir_all(dir.path().join(".psf_config.json.7.d365fo-tmp/x")).unwrap();
+        take_notes();
+        Store::File(dir.path().join("psf_config.json")).update(|_| Ok((set("d365fo.mine", "1"), ()))).unwrap();
+        let notes = take_notes();
+        assert!(notes.iter().any(|n| n.verbose && n.message.contains(".psf_config.json.7.d365fo-tmp")), "{notes:?}");
+        let a = unpredictable();
+        assert_ne!(a, unpredictable());
     }
 }
