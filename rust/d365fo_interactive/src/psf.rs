@@ -244,7 +244,7 @@ impl Item {
     }
 
     fn is_named(&self, full_name: &str) -> bool {
-        self.fields.full_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(full_name))
+        self.fields.full_name.as_deref().is_some_and(|n| same_key(n, full_name))
     }
 }
 
@@ -574,9 +574,14 @@ pub fn parse_registry_data(data: &str) -> Stored {
 /// A map of full name → value, however stored (file or registry), with the order of first appearance.
 pub type Entries = Vec<(String, Stored)>;
 
+/// Full names compare as PSFramework compares them (invariant culture, ignoring case), non-ASCII letters too.
+fn same_key(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b) || (!a.is_ascii() && !b.is_ascii() && crate::configs::same_name(a, b))
+}
+
 /// The value of `full_name` in `entries` (the last occurrence wins, as when PSFramework reads them in order).
 pub fn lookup<'a>(entries: &'a Entries, full_name: &str) -> Option<&'a Stored> {
-    entries.iter().rev().find(|(n, _)| n.eq_ignore_ascii_case(full_name)).map(|(_, v)| v)
+    entries.iter().rev().find(|(n, _)| same_key(n, full_name)).map(|(_, v)| v)
 }
 
 /// A shape-preserving copy of an object value (for tests and diagnostics).
@@ -729,6 +734,14 @@ mod tests {
         }
         assert!(PsfFile::parse(&[b'['; 10_000]).unwrap_err().contains("not valid JSON"));
         assert!(PsfFile::parse(b"[-0.5e+3, true, null, [], {}, \"\\u00e9\\/\"]").is_ok());
+    }
+
+    #[test]
+    fn non_ascii_names_compare_as_psframework_compares_them() {
+        let entries: Entries = vec![("d365fo.integrations.odata.σοφιας.url".into(), Stored::Text("https://s".into()))];
+        assert_eq!(lookup(&entries, "d365fo.integrations.odata.ΣΟΦΙΑΣ.url"), Some(&Stored::Text("https://s".into())));
+        assert_eq!(lookup(&entries, "d365fo.integrations.odata.σοφιασ.URL"), Some(&Stored::Text("https://s".into())));
+        assert_eq!(lookup(&entries, "d365fo.integrations.odata.σοφια.url"), None);
     }
 
     #[test]
