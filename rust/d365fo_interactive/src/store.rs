@@ -644,7 +644,8 @@ mod registry {
     use std::ffi::c_void;
 
     type Hkey = *mut c_void;
-    const HKEY_CURRENT_USER: usize = 0x8000_0001;
+    /// The SDK's `(HKEY)(ULONG_PTR)((LONG)0x80000001)`: the 32-bit value sign-extended to the pointer's width.
+    const HKEY_CURRENT_USER: isize = 0x8000_0001_u32 as i32 as isize;
     const KEY_READ: u32 = 0x20019;
     const KEY_WRITE: u32 = 0x20006;
     const REG_SZ: u32 = 1;
@@ -690,6 +691,12 @@ mod registry {
         let path = wide(key_path);
         // SAFETY: path is NUL-terminated.
         unsafe { RegDeleteTreeW(HKEY_CURRENT_USER as Hkey, path.as_ptr()) };
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn hkey_current_user_is_the_sdks_sign_extended_handle() {
+        assert_eq!(HKEY_CURRENT_USER as usize as u64, 0xFFFF_FFFF_8000_0001);
     }
 
     fn wide(s: &str) -> Vec<u16> {

@@ -63,7 +63,8 @@ impl Drop for TempDir {
 
 #[cfg(windows)]
 mod registry {
-    const HKEY_CURRENT_USER: usize = 0x8000_0001;
+    /// The SDK's `(HKEY)(ULONG_PTR)((LONG)0x80000001)`: the 32-bit value sign-extended to the pointer's width.
+    const HKEY_CURRENT_USER: isize = 0x8000_0001_u32 as i32 as isize;
 
     #[link(name = "advapi32")]
     unsafe extern "system" {
