@@ -163,6 +163,31 @@ Import-Module d365fo.integrations
         $calls[0].authorization | Should -Be 'Bearer given.by.the.test'
     }
 
+    It 'hands a -Temporary active configuration made before the original loads to it when <Name>' -ForEach @(
+        @{ Name = 'it is imported'; Load = 'Import-Module d365fo.integrations' }
+        @{ Name = 'its data command autoloads it'; Load = '' }
+    ) {
+        Clear-ODataStandInLog $StandIn
+        $r = Invoke-InSession (New-Session) @"
+Import-Module '$ModuleManifest'
+Add-D365ODataConfig -Name Saved -Tenant contoso.onmicrosoft.com -Url https://saved.operations.dynamics.com -SystemUrl https://saved.invalid
+Set-D365ActiveODataConfig -Name Saved
+Add-D365ODataConfig -Name Temp -Tenant contoso.onmicrosoft.com -Url https://temp.operations.dynamics.com -SystemUrl $($StandIn.Url) -Temporary
+Set-D365ActiveODataConfig -Name Temp -Temporary
+"loaded=`$(@(Get-Module d365fo.integrations).Count)"
+$Load
+`$rows = @(Get-D365ODataEntityData -EntityName Vendors -Top 1 -Token 'Bearer given.by.the.test')
+"rows=`$(`$rows.Count)"
+"theirs=`$((d365fo.integrations\Get-D365ActiveODataConfig).name)"
+"@
+        Get-Marked $r 'loaded' | Should -Be '0' -Because 'the temporary choice is made before the original is loaded'
+        Get-Marked $r 'rows' | Should -Be '1'
+        Get-Marked $r 'theirs' | Should -Be 'Temp'
+        $calls = @(Get-ODataStandInLog $StandIn)
+        $calls.Count | Should -Be 1 -Because 'the data command goes to the temporary configuration''s SystemUrl'
+        $calls[0].path | Should -Be '/data/Vendors?$top=1'
+    }
+
     It 'makes a change visible to the loaded original at once (PSFramework''s live configuration and its variables)' {
         $r = Invoke-InSession (New-Session) @"
 Import-Module d365fo.integrations; Import-Module '$ModuleManifest'
