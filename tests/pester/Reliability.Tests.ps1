@@ -498,8 +498,8 @@ Describe 'Hostile input: one clear error before any request, and nothing else is
         @{ Label = 'a%2fb'; T = 'a%2fb'; Why = "contains '%'" }
         @{ Label = 'a\b'; T = 'a\b'; Why = "contains '\\'" }
         @{ Label = 'with space'; T = 'with space'; Why = 'contains a space' }
-        @{ Label = 'a tab'; T = "a`tb"; Why = 'contains a space' }
-        @{ Label = 'a newline'; T = "contoso`nHost: evil"; Why = 'contains a space' }
+        @{ Label = 'a tab'; T = "a`tb"; Why = 'contains a tab' }
+        @{ Label = 'a newline'; T = "contoso`nHost: evil"; Why = 'contains a line break' }
         @{ Label = 'a bell (control character)'; T = "a$([char]7)b"; Why = 'contains a control character' }
         @{ Label = 'an escape (control character)'; T = "a$([char]27)[31mb"; Why = 'contains a control character' }
         @{ Label = 'a NUL'; T = "a$([char]0)b"; Why = 'contains a control character' }
