@@ -74,33 +74,11 @@ impl Fields {
     }
 }
 
-/// Lower case as .NET's `String.ToLowerInvariant` gives it on every platform: each character by its own
-/// (simple) mapping, so a final 'Σ' becomes 'σ', not 'ς', and 'İ' (U+0130), whose only lower case is two
-/// characters, stays as it is (checked against pwsh in tests/pester/Interop.Tests.ps1).
-pub fn lower_invariant(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c == '\u{130}' {
-                return c;
-            }
-            let mut lower = c.to_lowercase();
-            match (lower.next(), lower.next()) {
-                (Some(one), None) => one,
-                _ => c,
-            }
-        })
-        .collect()
-}
-
-/// A name as PSFramework compares keys (invariant culture, ignoring case): a final sigma written by another
-/// lower-casing ('ς') is the same letter as 'σ'.
-fn folded(s: &str) -> String {
-    lower_invariant(s).replace('ς', "σ")
-}
+pub use crate::psf::{folded, lower_invariant};
 
 /// Configuration names compare without regard to case.
 pub fn same_name(a: &str, b: &str) -> bool {
-    folded(a) == folded(b)
+    crate::psf::same_folded(a, b)
 }
 
 /// The stored key of a configuration's property, as d365fo.integrations names it.

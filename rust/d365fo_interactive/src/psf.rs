@@ -574,9 +574,38 @@ pub fn parse_registry_data(data: &str) -> Stored {
 /// A map of full name → value, however stored (file or registry), with the order of first appearance.
 pub type Entries = Vec<(String, Stored)>;
 
+/// Lower case as .NET's `String.ToLowerInvariant` gives it on every platform: each character by its own
+/// (simple) mapping, so a final 'Σ' becomes 'σ', not 'ς', and 'İ' (U+0130), whose only lower case is two
+/// characters, stays as it is (checked against pwsh in tests/pester/Interop.Tests.ps1).
+pub fn lower_invariant(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == '\u{130}' {
+                return c;
+            }
+            let mut lower = c.to_lowercase();
+            match (lower.next(), lower.next()) {
+                (Some(one), None) => one,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+/// A name as PSFramework compares keys (invariant culture, ignoring case): a final sigma written by another
+/// lower-casing ('ς') is the same letter as 'σ'.
+pub fn folded(s: &str) -> String {
+    lower_invariant(s).replace('ς', "σ")
+}
+
+/// Two names the same as PSFramework's invariant, case-ignoring comparison sees them.
+pub fn same_folded(a: &str, b: &str) -> bool {
+    folded(a) == folded(b)
+}
+
 /// Full names compare as PSFramework compares them (invariant culture, ignoring case), non-ASCII letters too.
 fn same_key(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || (!a.is_ascii() && !b.is_ascii() && crate::configs::same_name(a, b))
+    a.eq_ignore_ascii_case(b) || (!a.is_ascii() && !b.is_ascii() && same_folded(a, b))
 }
 
 /// The value of `full_name` in `entries` (the last occurrence wins, as when PSFramework reads them in order).

@@ -49,11 +49,13 @@ fn every_recorded_answer_ends_as_the_real_service_meant_it() {
                 let v: Value = serde_json::from_str(&answer).unwrap();
                 assert_eq!(v["source"], source, "{}", a.name);
                 if a.stage == fake_authority::Stage::Token {
-                    // The token answer reaches -RawOutput as the service sent it.
+                    // The token answer reaches -RawOutput as the service sent it, but for the refresh and id
+                    // tokens, which stay in the core.
                     let body: Value = serde_json::from_str(&a.body).unwrap();
                     for (k, want) in body.as_object().unwrap() {
                         if a.status == 200 {
-                            assert_eq!(&v["response"][k], want, "{}: {k}", a.name);
+                            let kept = if matches!(k.as_str(), "refresh_token" | "id_token") { &Value::Null } else { want };
+                            assert_eq!(&v["response"][k], kept, "{}: {k}", a.name);
                         }
                     }
                 }
