@@ -188,6 +188,31 @@ $Load
         $calls[0].path | Should -Be '/data/Vendors?$top=1'
     }
 
+    It 'finds configurations with non-ASCII capitals under the keys the original uses, both ways' {
+        $session = New-Session
+        $r = Invoke-InSession $session @"
+Import-Module d365fo.integrations
+d365fo.integrations\Add-D365ODataConfig -Name 'ΣΟΦΙΑΣ' -Tenant contoso.onmicrosoft.com -Url https://sofias.operations.dynamics.com
+Import-Module '$ModuleManifest'
+Add-D365ODataConfig -Name 'ΟΔΟΣ' -Tenant contoso.onmicrosoft.com -Url https://odos.operations.dynamics.com
+Add-D365ODataConfig -Name 'İstanbul' -Tenant contoso.onmicrosoft.com -Url https://istanbul.operations.dynamics.com
+Set-D365ActiveODataConfig -Name 'ΣΟΦΙΑΣ'
+"ours-active=`$((Get-D365ActiveODataConfig).name)"
+"ours-url=`$((Get-D365ODataConfig -Name 'σοφιασ').url)"
+"theirs-odos=`$((d365fo.integrations\Get-D365ODataConfig -Name 'ΟΔΟΣ').url)"
+"theirs-istanbul=`$((d365fo.integrations\Get-D365ODataConfig -Name 'İstanbul').url)"
+"keys=`$((Get-Content -Raw (Join-Path `$env:XDG_CONFIG_HOME 'PowerShell/PSFramework/psf_config.json') | ConvertFrom-Json | ForEach-Object FullName | Where-Object { `$_ -like '*.url' }) -join ',')"
+"@
+        Get-Marked $r 'ours-active' | Should -Be 'σοφιασ' -Because 'the original stores the name lower-cased, and ours finds it by its capitals'
+        Get-Marked $r 'ours-url' | Should -Be 'https://sofias.operations.dynamics.com'
+        Get-Marked $r 'theirs-odos' | Should -Be 'https://odos.operations.dynamics.com'
+        Get-Marked $r 'theirs-istanbul' | Should -Be 'https://istanbul.operations.dynamics.com'
+        $keys = (Get-Marked $r 'keys') -split ','
+        # Compared with case (PowerShell's -contains ignores it, and to it ς and σ are one letter).
+        ($keys -ccontains 'd365fo.integrations.odata.οδοσ.url') | Should -BeTrue -Because '.NET lower-cases a final capital sigma to σ, not ς'
+        ($keys -ccontains 'd365fo.integrations.odata.οδος.url') | Should -BeFalse
+    }
+
     It 'makes a change visible to the loaded original at once (PSFramework''s live configuration and its variables)' {
         $r = Invoke-InSession (New-Session) @"
 Import-Module d365fo.integrations; Import-Module '$ModuleManifest'
