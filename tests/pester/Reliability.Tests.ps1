@@ -145,15 +145,16 @@ BeforeAll {
         @(Get-ChildItem /proc/self/task -Directory | ForEach-Object { Get-Content (Join-Path $_.FullName 'comm') -ErrorAction SilentlyContinue } | Where-Object { $_ -like 'd365fo*' }).Count
     }
 
-    function New-TestCertificates([string] $Dir) {
+    function New-TestCertificates([string] $Dir, [hashtable[]] $More = @()) {
         <# A test CA, a server certificate it signs for 127.0.0.1 / localhost, one it signs for another name, and a
-           self-signed one; made with the openssl CLI at test time. #>
+           self-signed one; made with the openssl CLI at test time. $More: further certificates the CA signs,
+           each @{ Name; San }. #>
         New-Item -ItemType Directory -Force $Dir | Out-Null
         $ossl = { param([string[]] $a) $o = & openssl @a 2>&1; if ($LASTEXITCODE -ne 0) { throw "openssl $($a -join ' '): $o" } }
         $ca = Join-Path $Dir 'ca'
         & $ossl @('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', "$ca.key", '-out', "$ca.pem", '-days', '2', '-subj', '/CN=d365fo.interactive test CA',
             '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
-        foreach ($s in @(@{ Name = 'server'; San = 'IP:127.0.0.1,DNS:localhost' }, @{ Name = 'wrongname'; San = 'DNS:wrong.example' })) {
+        foreach ($s in @(@{ Name = 'server'; San = 'IP:127.0.0.1,DNS:localhost' }, @{ Name = 'wrongname'; San = 'DNS:wrong.example' }) + $More) {
             $base = Join-Path $Dir $s.Name
             & $ossl @('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', "$base.key", '-out', "$base.csr", '-subj', "/CN=$($s.Name)")
             Set-Content "$base.ext" "subjectAltName=$($s.San)`nbasicConstraints=CA:FALSE`nkeyUsage=digitalSignature,keyEncipherment`nextendedKeyUsage=serverAuth"
@@ -454,6 +455,8 @@ Describe 'TLS: trust comes from the OS store or SSL_CERT_FILE, nothing else' -Sk
         $issued[0].state | Should -Be 'redeemed'
         $r.Output[0].access_token | Should -Be $issued[0].access_token
         ($r.Information -join "`n") | Should -Match ([regex]::Escape("$($good.Url)/devicelogin"))
+        # An authority on this machine (the bundled test authority, the demo's) is named on the host, not warned about.
+        ($r.Information -join "`n") | Should -Match ([regex]::Escape("Signing in with the authority $($good.Url) on this machine, not Microsoft's"))
         $r.Output = @()  # the raw object holds the refresh token by design; scan the rest
         Assert-NoSecret $r $good
     }
@@ -475,6 +478,55 @@ Describe 'TLS: trust comes from the OS store or SSL_CERT_FILE, nothing else' -Sk
         $r = Invoke-SignIn @{ Tenant = 'contoso'; Url = $Resource; EnableException = $true }
         Assert-CleanFailure -Loud $r -Id 'NetworkError' -Category 'ConnectionError' -Message 'TLS with the authority 127\.0\.0\.1:\d+ failed: .*UnknownIssuer'
         @(Get-FaJson $good '/_test/log').Count | Should -Be $before
+    }
+}
+
+# The authority decides which page the person is sent to: one that is not Microsoft's is warned about (issue 23).
+# A real https sign-in through the test proxy, which maps the names to fake authorities on this machine whose
+# certificates the test CA signed for those names: the core sees a remote authority, as it would on a network.
+Describe 'A warning when the authority is not Microsoft''s' -Skip:(-not $IsLinux -or -not (Get-Command openssl -ErrorAction SilentlyContinue)) -Tag $(if ($IsLinux) { 'SkipReason: needs openssl (.ci/run installs it)' } else { 'SkipReason: Linux only' }) {
+    BeforeAll {
+        $script:certs = New-TestCertificates (Join-Path $TestDrive 'tls-names') @(
+            @{ Name = 'remote'; San = 'DNS:login.test.invalid' }
+            @{ Name = 'microsoft'; San = 'DNS:login.microsoftonline.com,DNS:login.microsoftonline.us' })
+        $dir = $certs.Dir
+        $script:remote = Start-FakeAuthority @('--interval', '1', '--tls-cert', "$dir/remote.pem", '--tls-key', "$dir/remote.key")
+        $script:microsoft = Start-FakeAuthority @('--interval', '1', '--tls-cert', "$dir/microsoft.pem", '--tls-key', "$dir/microsoft.key")
+        $to = { param($fa) ([uri]$fa.Url).Authority }
+        $script:proxy = Start-FakeAuthority @('--proxy', '--map-host', "login.test.invalid=$(& $to $remote)",
+            '--map-host', "login.microsoftonline.com=$(& $to $microsoft)", '--map-host', "login.microsoftonline.us=$(& $to $microsoft)")
+        $env:SSL_CERT_FILE = $certs.Ca
+        $env:HTTPS_PROXY = $proxy.Url
+    }
+    AfterAll {
+        Stop-FakeAuthority $remote; Stop-FakeAuthority $microsoft; Stop-FakeAuthority $proxy
+        $env:SSL_CERT_FILE = $null; $env:HTTPS_PROXY = $null; $env:D365FO_AUTHORITY = $null
+    }
+    AfterEach { $env:D365FO_AUTHORITY = $null }
+
+    It 'warns once, in the warning stream, about a remote https authority that is not Microsoft''s, and signs in' {
+        $env:D365FO_AUTHORITY = 'https://login.test.invalid'
+        $r = Invoke-SignIn @{ Tenant = 'contoso'; Url = $Resource; RawOutput = $true }
+        $r.Thrown | Should -BeNullOrEmpty
+        $r.Warning.Count | Should -Be 1
+        $r.Warning[0] | Should -BeLike "Signing in with the authority https://login.test.invalid, which is not Microsoft's (login.microsoftonline.com); it decides which page you are sent to.*D365FO_AUTHORITY*"
+        ($r.Information -join "`n") | Should -Not -Match 'Signing in with the authority'
+        @(Get-FaJson $remote '/_test/signins')[-1].state | Should -Be 'redeemed'
+        @(Invoke-RestMethod -Uri "$($proxy.Url)/_proxy/log" -NoProxy | ForEach-Object { $_ } | Where-Object host -eq 'login.test.invalid').Count | Should -BeGreaterThan 0
+    }
+
+    It 'gives no warning and no notice for Microsoft''s authority at <ProxiedHost> (<Why>)' -TestCases @(
+        @{ Why = 'the default'; Authority = $null; ProxiedHost = 'login.microsoftonline.com' }
+        @{ Why = 'D365FO_AUTHORITY, another cloud'; Authority = 'https://login.microsoftonline.us'; ProxiedHost = 'login.microsoftonline.us' }
+    ) {
+        # Microsoft's recorded device code answer names Microsoft's own page, so nothing else warns either.
+        $env:D365FO_AUTHORITY = $Authority
+        $r = Invoke-SignIn @{ Tenant = 'replay-qna-v2-devicecode-consumers.scenario.test'; Url = $Resource; RawOutput = $true }
+        $r.Thrown | Should -BeNullOrEmpty
+        $r.Warning | Should -BeNullOrEmpty
+        ($r.Information -join "`n") | Should -Match ([regex]::Escape('open https://www.microsoft.com/link and enter the code YZMYLD4K'))
+        ($r.Information -join "`n") | Should -Not -Match 'Signing in with the authority'
+        @(Invoke-RestMethod -Uri "$($proxy.Url)/_proxy/log" -NoProxy | ForEach-Object { $_ } | Where-Object host -eq $ProxiedHost).Count | Should -BeGreaterThan 0
     }
 }
 

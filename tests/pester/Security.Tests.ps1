@@ -72,4 +72,34 @@ $c = Get-D365ODataInteractiveSetting HttpTimeoutSeconds
 '@
         $r.Output | Should -Be @('17/Environment', '25/Environment', '30/Default')
     }
+
+    It 'never writes the native environment from the cmdlets: no libc setenv, unsetenv, putenv or clearenv in the assembly' {
+        <# The shim used to call libc's setenv under a lock of its own while the core's threads read the
+           environment (issue 23, item 8); now only the core sets it, under Rust's environment lock. Read from the
+           built assembly's metadata, not the source: every P/Invoke (DllImport, or the stubs LibraryImport
+           generates) names its entry point, and a function looked up by name (NativeLibrary.GetExport) has its
+           name among the string literals. #>
+        $dll = Join-Path $ModulePath 'd365fo.interactive.dll'
+        $pe = [Reflection.PortableExecutable.PEReader]::new([IO.MemoryStream]::new([IO.File]::ReadAllBytes($dll)))
+        try {
+            $md = [Reflection.Metadata.PEReaderExtensions]::GetMetadataReader($pe)
+            $imports = foreach ($h in $md.MethodDefinitions) {
+                $m = $md.GetMethodDefinition($h)
+                $import = $m.GetImport()
+                if (-not $import.Name.IsNil) {
+                    $md.GetString($import.Name) + '@' + $md.GetString($md.GetModuleReference($import.Module).Name)
+                }
+            }
+            $literals = [Collections.Generic.List[string]]::new()
+            $us = [Reflection.Metadata.Ecma335.MetadataTokens]::UserStringHandle(1)
+            while (-not $us.IsNil) { $literals.Add($md.GetUserString($us)); $us = [Reflection.Metadata.Ecma335.MetadataReaderExtensions]::GetNextHandle($md, $us) }
+        } finally { $pe.Dispose() }
+        # The reading works: the Windows imports and the core's entry point, looked up by name, are found.
+        $imports | Should -Contain 'LoadLibraryExW@kernel32'
+        $literals | Should -Contain 'd365fo_call'
+        foreach ($name in 'setenv', 'unsetenv', 'putenv', 'clearenv') {
+            @($imports | Where-Object { ($_ -split '@')[0] -eq $name }) | Should -BeNullOrEmpty -Because "the core alone sets the environment ($name imported)"
+            @($literals | Where-Object { $_ -eq $name }) | Should -BeNullOrEmpty -Because "the core alone sets the environment ($name looked up)"
+        }
+    }
 }
