@@ -1,6 +1,6 @@
 # What the security review of issue 23 found, through the real module in runspaces of this pwsh: proxy
 # credentials never echoed whatever they hold, and the environment handed to the core by the core itself (the
-# values the cmdlets see are the ones the core reads, set and unset). The other findings are tested where their
+# values the cmdlets see are the ones the core reads, set and unset; the assembly never calls libc's setenv). The other findings are tested where their
 # area is: the refresh token (SignIn.Tests.ps1 -RawOutput), the page to open (Reliability.Tests.ps1, hostile
 # answers), Remove-Module (TokenInSession.Tests.ps1).
 
@@ -71,6 +71,30 @@ $c = Get-D365ODataInteractiveSetting HttpTimeoutSeconds
 "$($a.Value)/$($a.Source)", "$($b.Value)/$($b.Source)", "$($c.Value)/$($c.Source)"
 '@
         $r.Output | Should -Be @('17/Environment', '25/Environment', '30/Default')
+    }
+
+    It 'signs in with the authority the session names at each call, and forgets it once removed' {
+        # Two sign-ins in one runspace: D365FO_AUTHORITY changed between them sends the second to the other
+        # authority; removed, the core reports the default again.
+        $a = Start-FakeAuthority @('--interval', '1')
+        $b = Start-FakeAuthority @('--interval', '1')
+        try {
+            $r = Invoke-InRunspace @'
+$env:D365FO_AUTHORITY = $p.A
+$first = Get-D365ODataTokenInteractive -Tenant contoso.onmicrosoft.com -Url $p.Url -Force
+$env:D365FO_AUTHORITY = $p.B
+$second = Get-D365ODataTokenInteractive -Tenant contoso.onmicrosoft.com -Url $p.Url -Force
+$env:D365FO_AUTHORITY = $null
+$s = Get-D365ODataInteractiveSetting Authority
+[bool]$first, [bool]$second, "$($s.Value)/$($s.Source)"
+'@ @{ A = $a.Url; B = $b.Url; Url = $Resource }
+            $r.Output | Should -Be @($true, $true, 'https://login.microsoftonline.com/Default')
+            foreach ($fa in $a, $b) {
+                @(Get-FakeAuthorityLog $fa | Where-Object path -like '*/devicecode*').Count | Should -Be 1 -Because "each authority gets exactly one sign-in ($($fa.Url))"
+            }
+        } finally {
+            Stop-FakeAuthority $a; Stop-FakeAuthority $b; $env:D365FO_AUTHORITY = $null
+        }
     }
 
     It 'never writes the native environment from the cmdlets: no libc setenv, unsetenv, putenv or clearenv in the assembly' {
