@@ -10,7 +10,11 @@ namespace D365fo.Interactive
     {
         private sealed class Request : List<KeyValuePair<string, object>>
         {
-            internal Request(string op) { Add(new KeyValuePair<string, object>("op", op)); }
+            internal Request(string op)
+            {
+                Add(new KeyValuePair<string, object>("op", op));
+                Add(new KeyValuePair<string, object>("casing", Casing(System.Globalization.CultureInfo.CurrentCulture)));
+            }
 
             /// <summary>Adds a field unless its value is null (absent fields take the core's defaults).</summary>
             internal Request With(string key, object value)
@@ -20,6 +24,16 @@ namespace D365fo.Interactive
             }
 
             public override string ToString() => Json.Write(this);
+        }
+
+        /// <summary>How this thread's culture lower-cases (d365fo.integrations makes its keys with PowerShell's
+        /// <c>$Name.ToLower()</c>, the current culture): the core makes and finds keys the same way. Told by what
+        /// the culture does to the two letters where .NET's cultures differ: 'İ' (kept only by the invariant
+        /// culture) and 'I' (to 'ı' in the Turkic cultures).</summary>
+        internal static string Casing(System.Globalization.CultureInfo culture)
+        {
+            if ("I".ToLower(culture) == "\u0131") return "turkic";
+            return "\u0130".ToLower(culture) == "\u0130" ? "invariant" : "culture";
         }
 
         internal static string SignIn(string tenant, string url, int timeoutSeconds, bool force, string systemProxy) =>

@@ -515,6 +515,30 @@ Get-D365ODataConfig | ForEach-Object { $_.name + '|' + $_.url + '|' + $_.systemu
         $out | Should -Be @('dist|https://dist2.example.com|https://dist-api.example.com', 'same|https://same2.example.com|https://same2.example.com')
     }
 
+    It 'lower-cases names for their keys in the current culture, as the original''s ToLower() does, and finds them the same way' {
+        $out = Invoke-Config $TestHome @'
+[cultureinfo]::CurrentCulture = 'tr-TR'
+"turkish=$('I'.ToLower())"
+Add-D365ODataConfig -Name INVOICE -Url https://invoice.example.com
+Set-D365ActiveODataConfig -Name INVOICE; "tr-active=$((Get-D365ActiveODataConfig).name)"
+[cultureinfo]::CurrentCulture = 'en-US'
+Add-D365ODataConfig -Name 'İstanbul' -Url https://istanbul.example.com
+Set-D365ActiveODataConfig -Name 'İstanbul'; "en-active=$((Get-D365ActiveODataConfig).url)"
+[cultureinfo]::CurrentCulture = [cultureinfo]::InvariantCulture
+Add-D365ODataConfig -Name 'İzmir' -Url https://izmir.example.com
+Set-D365ActiveODataConfig -Name INVOICE -WarningAction SilentlyContinue; "invariant-finds-ınvoıce=$?"
+(Get-Content -Raw -LiteralPath (Join-Path $env:XDG_CONFIG_HOME 'PowerShell/PSFramework/psf_config.json') | ConvertFrom-Json | ForEach-Object FullName | Where-Object { $_ -like '*.url' }) -join ','
+'@
+        $out | Should -Contain 'turkish=ı' -Because 'the case needs .NET with ICU (not the invariant globalization mode)'
+        $out | Should -Contain 'tr-active=INVOICE'
+        $out | Should -Contain 'en-active=https://istanbul.example.com'
+        $out | Should -Contain 'invariant-finds-ınvoıce=False' -Because 'in the invariant culture INVOICE is the key invoice, as for the original'
+        $keys = $out[-1] -split ','
+        ($keys -ccontains 'd365fo.integrations.odata.ınvoıce.url') | Should -BeTrue -Because 'tr-TR lower-cases I to ı'
+        ($keys -ccontains 'd365fo.integrations.odata.istanbul.url') | Should -BeTrue -Because 'a culture lower-cases İ to i'
+        ($keys -ccontains 'd365fo.integrations.odata.İzmir.url') | Should -BeTrue -Because 'the invariant culture keeps İ'
+    }
+
     It 'says what a tenant contains: a line break is not a space' {
         $out = Invoke-Config $TestHome 'Add-D365ODataConfig -Name T -Tenant "contoso`nfabrikam"' 
         # One line of output comes back as a string, not an array: join instead of indexing.

@@ -213,6 +213,47 @@ Set-D365ActiveODataConfig -Name 'ΣΟΦΙΑΣ'
         ($keys -ccontains 'd365fo.integrations.odata.οδος.url') | Should -BeFalse
     }
 
+    It 'makes and finds the keys the original makes in a Turkish culture (its ToLower is the current culture''s), both ways' {
+        # The original builds keys with $Name.ToLower(): under tr-TR, INVOICE is stored as 'ınvoıce' and İstanbul
+        # as 'istanbul'. The process starts in that locale (.NET reads LANG through ICU) and the script sets it too.
+        $session = New-Session
+        $session.LANG = 'tr_TR.UTF-8'
+        $session.LC_ALL = 'tr_TR.UTF-8'
+        $session.DOTNET_SYSTEM_GLOBALIZATION_INVARIANT = $null
+        $r = Invoke-InSession $session @"
+[cultureinfo]::CurrentCulture = 'tr-TR'
+"culture=`$([cultureinfo]::CurrentCulture.Name)/`$('I'.ToLower())"
+Import-Module d365fo.integrations
+d365fo.integrations\Add-D365ODataConfig -Name 'INVOICE' -Tenant contoso.onmicrosoft.com -Url https://invoice.operations.dynamics.com
+Import-Module '$ModuleManifest'
+Add-D365ODataConfig -Name 'İstanbul' -Tenant contoso.onmicrosoft.com -Url https://istanbul.operations.dynamics.com
+Add-D365ODataConfig -Name 'ISTANBUL2' -Tenant contoso.onmicrosoft.com -Url https://istanbul2.operations.dynamics.com
+Set-D365ActiveODataConfig -Name 'INVOICE'
+"ours-active=`$((Get-D365ActiveODataConfig).name)"
+"ours-url=`$((Get-D365ODataConfig -Name 'INVOICE').url)"
+`$copy = New-Item -ItemType Directory (Join-Path `$env:HOME 'copy')
+Copy-Item (Join-Path `$env:XDG_CONFIG_HOME 'PowerShell/PSFramework/psf_config.json') `$copy
+Import-D365ODataConfig -Path `$copy -Name 'INVOICE' -Force -WarningVariable w -WarningAction SilentlyContinue | Out-Null
+"import-warnings=`$(`$w.Count)"
+"theirs-istanbul=`$((d365fo.integrations\Get-D365ODataConfig -Name 'İstanbul').url)"
+"theirs-istanbul2=`$((d365fo.integrations\Get-D365ODataConfig -Name 'ISTANBUL2').url)"
+d365fo.integrations\Set-D365ActiveODataConfig -Name 'ISTANBUL2'
+"theirs-active=`$((d365fo.integrations\Get-D365ActiveODataConfig).url)"
+"keys=`$((Get-Content -Raw (Join-Path `$env:XDG_CONFIG_HOME 'PowerShell/PSFramework/psf_config.json') | ConvertFrom-Json | ForEach-Object FullName | Where-Object { `$_ -like '*.url' }) -join ',')"
+"@
+        Get-Marked $r 'culture' | Should -Be 'tr-TR/ı' -Because 'the case needs .NET with ICU, not the invariant globalization mode'
+        Get-Marked $r 'ours-active' | Should -Be 'INVOICE' -Because "ours finds the original's key 'ınvoıce' by the name as typed"
+        Get-Marked $r 'ours-url' | Should -Be 'https://invoice.operations.dynamics.com'
+        Get-Marked $r 'theirs-istanbul' | Should -Be 'https://istanbul.operations.dynamics.com'
+        Get-Marked $r 'theirs-istanbul2' | Should -Be 'https://istanbul2.operations.dynamics.com'
+        Get-Marked $r 'theirs-active' | Should -Be 'https://istanbul2.operations.dynamics.com'
+        $keys = (Get-Marked $r 'keys') -split ','
+        $keys | Should -HaveCount 3 -Because "an import of a configuration onto itself adds no key of another lower case: $($keys -join ', ')"
+        ($keys -ccontains 'd365fo.integrations.odata.ınvoıce.url') | Should -BeTrue
+        ($keys -ccontains 'd365fo.integrations.odata.istanbul.url') | Should -BeTrue -Because 'tr-TR lower-cases İ to i'
+        ($keys -ccontains 'd365fo.integrations.odata.ıstanbul2.url') | Should -BeTrue -Because 'tr-TR lower-cases I to ı'
+    }
+
     It 'makes a change visible to the loaded original at once (PSFramework''s live configuration and its variables)' {
         $r = Invoke-InSession (New-Session) @"
 Import-Module d365fo.integrations; Import-Module '$ModuleManifest'

@@ -48,8 +48,17 @@ fn answer(v: impl Serialize) -> CoreResult<String> {
 /// Runs one request with the given seams.
 pub fn handle_with(request_json: &str, cancel: &CancelToken, emit: &mut dyn FnMut(Event), seams: &Seams) -> CoreResult<String> {
     let request: Request = serde_json::from_str(request_json).map_err(|e| CoreError::invalid(format!("the request is not valid: {e}")))?;
+    // The culture whose lower case makes and finds configuration keys, as the original's `ToLower()` (a field
+    // of every request; absent: invariant).
+    #[derive(serde::Deserialize)]
+    struct Culture {
+        #[serde(default)]
+        casing: configs::Casing,
+    }
+    let casing =
+        serde_json::from_str::<Culture>(request_json).map_err(|e| CoreError::invalid(format!("the request is not valid: {e}")))?.casing;
     crate::store::take_notes();
-    let out = dispatch(request, cancel, emit, seams);
+    let out = configs::with_casing(casing, || dispatch(request, cancel, emit, seams));
     // What the store raised on the way (a repaired file, a temporary file that could not be removed).
     for n in crate::store::take_notes() {
         emit(if n.verbose { Event::Log { message: n.message } } else { Event::Notice { message: n.message } });

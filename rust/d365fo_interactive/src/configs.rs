@@ -9,8 +9,10 @@
 //! as at sign-in), a new name may not contain a dot, and no plaintext http SystemUrl to another machine is
 //! stored, whether given or taken from the Url.
 //!
-//! Keys are lower-cased as d365fo.integrations does it on .NET (`String.ToLower`, which outside the Turkic
-//! cultures is `ToLowerInvariant`): character by character, without the final-sigma rule, and U+0130 kept.
+//! Keys are lower-cased as d365fo.integrations does it: PowerShell's `$Name.ToLower()`, in the culture of the
+//! command that asks (the cmdlet names its casing in each request, see [`Casing`]): character by character,
+//! without the final-sigma rule; U+0130 'İ' kept only in the invariant culture; 'I' to 'ı' in the Turkic ones.
+//! Names given and names found in the store are compared after that same lower-casing, everywhere.
 
 use crate::error::{Code, CoreError, CoreResult};
 use crate::protocol::{Config, ConfigAddRequest, ConfigChange, Refused, ScanAnswer, StoreChange};
@@ -74,16 +76,63 @@ impl Fields {
     }
 }
 
-pub use crate::psf::{folded, lower_invariant};
+pub use crate::psf::lower_invariant;
 
-/// Configuration names compare without regard to case.
-pub fn same_name(a: &str, b: &str) -> bool {
-    crate::psf::same_folded(a, b)
+/// How `String.ToLower()` lower-cases in the culture of the PowerShell thread that sent the request (.NET on
+/// ICU, as checked beside pwsh in tests/pester/Interop.Tests.ps1): the invariant culture keeps 'İ' (U+0130);
+/// every other culture maps it to 'i'; the Turkic ones (tr, az) also map 'I' to 'ı' (U+0131). Everything
+/// else is the same simple, character-by-character mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Casing {
+    #[default]
+    Invariant,
+    Culture,
+    Turkic,
 }
 
-/// The stored key of a configuration's property, as d365fo.integrations names it.
+thread_local! {
+    static CASING: std::cell::Cell<Casing> = const { std::cell::Cell::new(Casing::Invariant) };
+}
+
+/// Runs `f` with names lower-cased as `casing` does (one request's culture), then puts the previous back.
+pub fn with_casing<T>(casing: Casing, f: impl FnOnce() -> T) -> T {
+    struct Restore(Casing);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CASING.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(CASING.with(|c| c.replace(casing)));
+    f()
+}
+
+/// A name lower-cased as d365fo.integrations' `$Name.ToLower()` does it in the request's culture.
+pub fn lower_name(name: &str) -> String {
+    let casing = CASING.with(std::cell::Cell::get);
+    name.chars()
+        .map(|c| match (casing, c) {
+            (Casing::Turkic, 'I') => "ı".to_string(),
+            (Casing::Culture | Casing::Turkic, '\u{130}') => "i".to_string(),
+            _ => lower_invariant(c.encode_utf8(&mut [0; 4])),
+        })
+        .collect()
+}
+
+/// A name as configurations are told apart: lower-cased as [`lower_name`] does, and a final sigma written
+/// by another lower-casing ('ς') the same letter as 'σ'.
+pub fn folded(name: &str) -> String {
+    lower_name(name).replace('ς', "σ")
+}
+
+/// Configuration names compare without regard to case (the request's culture's lower case, see [`folded`]).
+pub fn same_name(a: &str, b: &str) -> bool {
+    folded(a) == folded(b)
+}
+
+/// The stored key of a configuration's property, as d365fo.integrations names it in the request's culture.
 pub fn key(name: &str, prop: &str) -> String {
-    format!("{ODATA_PREFIX}{}.{prop}", lower_invariant(name))
+    format!("{ODATA_PREFIX}{}.{prop}", lower_name(name))
 }
 
 /// Two URLs are the same address (one trailing '/' and the case of scheme and host aside).
@@ -840,6 +889,43 @@ mod tests {
         r.url = Some("https://ist.example.com".into());
         let c = add(&s, &r).unwrap();
         assert!(c.changes.iter().all(|ch| ch.full_name.starts_with("d365fo.integrations.odata.İstanbul.")), "{:?}", c.changes);
+    }
+
+    #[test]
+    fn keys_follow_the_culture_of_the_request_as_to_lower_does() {
+        let lower = |c: Casing| with_casing(c, || lower_name("INVOICE İstanbul ΟΔΟΣ"));
+        assert_eq!(lower(Casing::Invariant), "invoice İstanbul οδοσ");
+        assert_eq!(lower(Casing::Culture), "invoice istanbul οδοσ");
+        assert_eq!(lower(Casing::Turkic), "ınvoıce istanbul οδοσ");
+        assert_eq!(with_casing(Casing::Turkic, || key("Istanbul", "url")), "d365fo.integrations.odata.ıstanbul.url");
+        assert_eq!(lower_name("I"), "i", "the casing is the request's only");
+        let _g = serial();
+        let (d, s) = store();
+        // Made by d365fo.integrations under tr-TR: the key is the Turkish lower case, the .name as typed.
+        std::fs::write(
+            d.path().join("psf_config.json"),
+            format!(
+                "[{}]",
+                [
+                    psf_item("d365fo.integrations.odata.ınvoıce.name", "INVOICE"),
+                    psf_item("d365fo.integrations.odata.ınvoıce.url", "https://invoice.example.com"),
+                ]
+                .join(",")
+            ),
+        )
+        .unwrap();
+        with_casing(Casing::Turkic, || {
+            let names: Vec<String> = list(&s).unwrap().into_iter().map(|c| c.name).collect();
+            assert_eq!(names, ["INVOICE"], "the .name value agrees with its key in this culture");
+            set_active(&s, "INVOICE", false, false).unwrap();
+            assert_eq!(active(&s).unwrap().url.as_deref(), Some("https://invoice.example.com"));
+            let mut r = add_req("Istanbul");
+            r.url = Some("https://ist.example.com".into());
+            let c = add(&s, &r).unwrap();
+            assert!(c.changes.iter().all(|ch| ch.full_name.starts_with("d365fo.integrations.odata.ıstanbul.")), "{:?}", c.changes);
+        });
+        // The invariant culture's INVOICE is another key ('invoice'), as for the original in that culture.
+        assert!(set_active(&s, "INVOICE", false, false).is_err());
     }
 
     #[test]
