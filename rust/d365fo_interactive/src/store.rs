@@ -25,7 +25,7 @@
 use crate::error::{Code, CoreError, CoreResult};
 use crate::psf::{Entries, NewValue, Parsed, PsfFile};
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -109,6 +109,9 @@ const BUSY_WINDOW: Duration = Duration::from_secs(2);
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 /// How often a write merges again when the file changed between its read and its rename.
 const MERGE_ROUNDS: u32 = 5;
+/// How long a write waits, after its rename, for the text of a PSFramework write that had begun in the moment
+/// between our last check and our rename (it lands within milliseconds; this bounds a stalled writer).
+const LATE_WAIT: Duration = Duration::from_secs(1);
 
 /// A note for the person, raised while the store was read or changed; `verbose` ones are for -Verbose only.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,20 +137,29 @@ pub fn take_notes() -> Vec<Note> {
 struct Options<'a> {
     busy_window: Duration,
     lock_wait: Duration,
-    /// Called before each re-read of a busy file (attempt 1, 2, …); the real one sleeps a growing moment.
+    /// Called before each re-read of a busy file (attempt 1, 2, …); the real one sleeps a growing moment. Attempt
+    /// 0: a wait for a late writer's text after our rename, a millisecond.
     pause: &'a mut dyn FnMut(u32),
     /// Called after the new file is written aside, before the comparison with what was read (round 0, 1, …).
     before_compare: &'a mut dyn FnMut(u32),
+    /// Called after that comparison, right before the rename (round 0, 1, …).
+    before_rename: &'a mut dyn FnMut(u32),
 }
 
 fn backoff(attempt: u32) {
-    std::thread::sleep(Duration::from_millis((10u64 << attempt.min(4)).min(150)));
+    std::thread::sleep(Duration::from_millis(if attempt == 0 { 1 } else { (10u64 << attempt.min(4)).min(150) }));
 }
 
 fn with_real_options<R>(f: impl FnOnce(&mut Options) -> R) -> R {
     let mut pause = backoff;
-    let mut before_compare = |_| {};
-    f(&mut Options { busy_window: BUSY_WINDOW, lock_wait: LOCK_WAIT, pause: &mut pause, before_compare: &mut before_compare })
+    let (mut before_compare, mut before_rename) = (|_| {}, |_| {});
+    f(&mut Options {
+        busy_window: BUSY_WINDOW,
+        lock_wait: LOCK_WAIT,
+        pause: &mut pause,
+        before_compare: &mut before_compare,
+        before_rename: &mut before_rename,
+    })
 }
 
 /// What identifies one version of a file: compared with the content right before the rename.
@@ -181,15 +193,59 @@ struct Seen {
 impl Seen {
     /// The file now, read through one handle so identity and bytes belong together.
     fn now(path: &Path) -> std::io::Result<Seen> {
+        Self::now_open(path).map(|(seen, _)| seen)
+    }
+
+    /// The same, keeping the handle: it still reaches this version once the name is given to another file.
+    fn now_open(path: &Path) -> std::io::Result<(Seen, Option<File>)> {
         let mut f = match File::open(path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Seen { version: None }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Seen { version: None }, None)),
             Err(e) => return Err(e),
         };
         let mut bytes = Vec::new();
         f.read_to_end(&mut bytes)?;
         let id = Identity::of(&f.metadata()?);
-        Ok(Seen { version: Some((id, bytes)) })
+        Ok((Seen { version: Some((id, bytes)) }, Some(f)))
+    }
+}
+
+/// Whether a file still has the length and modification time it had when it was seen.
+fn still_as_seen(f: &File, seen: &Seen) -> bool {
+    match (&seen.version, f.metadata()) {
+        (Some((id, _)), Ok(m)) => m.len() == id.len && m.modified().ok() == id.modified,
+        _ => true,
+    }
+}
+
+/// After our rename, when the file we had checked was emptied in the meantime: PSFramework's in-place write had
+/// begun (it empties the file, then opens it again and writes from the start without emptying it). Its text
+/// lands in the file we replaced (so its settings would be lost) or over the start of ours (leaving our tail
+/// after its array: a torn file). Waits a bounded time for that text and returns what PSFramework meant to
+/// write; None when nothing came.
+fn late_write(target: &Path, mut replaced: File, ours: &[u8], o: &mut Options) -> Option<PsfFile> {
+    let started = std::time::Instant::now();
+    loop {
+        let mut old = Vec::new();
+        if replaced.rewind().is_ok()
+            && replaced.read_to_end(&mut old).is_ok()
+            && let Ok(Parsed::Whole(file)) = PsfFile::parse_torn(&old)
+            && !String::from_utf8_lossy(&old).trim_start_matches('\u{feff}').trim().is_empty()
+        {
+            return Some(file);
+        }
+        if let Ok(Seen { version: Some((_, now)) }) = Seen::now(target)
+            && now != ours
+        {
+            match PsfFile::parse_torn(&now) {
+                Ok(Parsed::Whole(file)) | Ok(Parsed::Torn { file, .. }) => return Some(file),
+                Err(_) => {}
+            }
+        }
+        if started.elapsed() >= LATE_WAIT {
+            return None;
+        }
+        (o.pause)(0);
     }
 }
 
@@ -394,8 +450,13 @@ fn update_file_with<R>(path: &Path, o: &mut Options, change: impl FnOnce(&Entrie
     let mut change = Some(change);
     let mut changes: Vec<Change> = Vec::new();
     let mut result: Option<R> = None;
+    // What another writer meant to write, found after our rename: the next round starts from it.
+    let mut late: Option<PsfFile> = None;
     for round in 0..MERGE_ROUNDS {
-        let Settled { mut file, seen, torn_at } = read_settled(&target, true, o)?;
+        let Settled { mut file, seen, torn_at } = match late.take() {
+            Some(file) => Settled { file, seen: Seen::now(&target).map_err(|e| store_error("read", &target, e))?, torn_at: None },
+            None => read_settled(&target, true, o)?,
+        };
         // Decided once, on the first read; later rounds apply the same changes to what the file became.
         if let Some(change) = change.take() {
             let (c, r) = change(&file.entries())?;
@@ -410,9 +471,13 @@ fn update_file_with<R>(path: &Path, o: &mut Options, change: impl FnOnce(&Entrie
                 None => file.remove(name),
             }
         }
-        let tmp = write_aside(&target, &dir, &file.to_bytes(), if seen.version.is_some() { fs::metadata(&target).ok() } else { None })?;
+        let bytes = file.to_bytes();
+        let tmp = write_aside(&target, &dir, &bytes, if seen.version.is_some() { fs::metadata(&target).ok() } else { None })?;
         (o.before_compare)(round);
-        let still = Seen::now(&target).map_err(|e| store_error("read", &target, e));
+        let (still, replaced) = match Seen::now_open(&target) {
+            Ok((still, replaced)) => (Ok(still), replaced),
+            Err(e) => (Err(store_error("read", &target, e)), None),
+        };
         if still.as_ref().ok() != Some(&seen) {
             discard(&tmp);
             still?;
@@ -421,11 +486,27 @@ fn update_file_with<R>(path: &Path, o: &mut Options, change: impl FnOnce(&Entrie
         if let (Some(at), Some((_, bytes))) = (torn_at, &seen.version) {
             keep_damaged(&target, &dir, bytes, at);
         }
+        (o.before_rename)(round);
         if let Err(e) = fs::rename(&tmp, &target) {
             discard(&tmp);
             return Err(store_error("write", &target, e));
         }
         sync_dir(&dir);
+        if let Some(replaced) = replaced
+            && !still_as_seen(&replaced, &seen)
+            && round + 1 < MERGE_ROUNDS
+            && let Some(theirs) = late_write(&target, replaced, &bytes, o)
+        {
+            note(
+                format!(
+                    "Another program (PSFramework) began writing '{}' in the moment before this write; its settings were merged with this command's change.",
+                    target.display()
+                ),
+                true,
+            );
+            late = Some(theirs);
+            continue;
+        }
         return result.ok_or_else(|| CoreError::new(Code::Panic, "the store change was not decided"));
     }
     Err(CoreError::new(
@@ -945,7 +1026,25 @@ mod tests {
         before_compare: &mut dyn FnMut(u32),
         change: impl FnOnce(&Entries) -> CoreResult<(Vec<Change>, R)>,
     ) -> CoreResult<R> {
-        let mut o = Options { busy_window: Duration::from_millis(busy_ms), lock_wait: Duration::from_millis(200), pause, before_compare };
+        run_with(path, busy_ms, pause, before_compare, &mut |_| {}, change)
+    }
+
+    /// The same, with a hook right before the rename.
+    fn run_with<R>(
+        path: &Path,
+        busy_ms: u64,
+        pause: &mut dyn FnMut(u32),
+        before_compare: &mut dyn FnMut(u32),
+        before_rename: &mut dyn FnMut(u32),
+        change: impl FnOnce(&Entries) -> CoreResult<(Vec<Change>, R)>,
+    ) -> CoreResult<R> {
+        let mut o = Options {
+            busy_window: Duration::from_millis(busy_ms),
+            lock_wait: Duration::from_millis(200),
+            pause,
+            before_compare,
+            before_rename,
+        };
         update_file_with(path, &mut o, change)
     }
 
@@ -1007,6 +1106,64 @@ mod tests {
         assert_eq!(e.code, Code::StoreError);
         assert!(e.message.contains(&path.display().to_string()) && e.message.contains("left unchanged"), "{}", e.message);
         assert_eq!(std::fs::read(&path).unwrap(), b"[{\"FullName\": ");
+    }
+
+    /// PSFramework's Set-Content empties the file through one handle, then opens the name again and writes from the
+    /// start without emptying it. When it empties the file after our last check and before our rename, its text
+    /// lands in the file we replaced, or over the start of ours (our tail left after its array): both times what it
+    /// meant to write is merged with our change at once, and the file is whole.
+    #[test]
+    fn a_psframework_write_begun_right_before_our_rename_is_merged_wherever_its_text_lands() {
+        for over_ours in [false, true] {
+            let dir = fake_authority::scratch::tempdir();
+            let path = dir.path().join("psf_config.json");
+            std::fs::write(&path, foreign_file(3)).unwrap();
+            // What PSFramework meant to write: the three it read, one of them changed; shorter than ours, so
+            // written over ours it leaves our tail behind.
+            let theirs = foreign_file(3).replace("\"Value\": \"1\"", "\"Value\": \"one\"");
+            let old = std::cell::RefCell::new(Some(File::options().write(true).open(&path).unwrap()));
+            let mut before_rename = |round: u32| {
+                if round == 0 {
+                    old.borrow().as_ref().unwrap().set_len(0).unwrap();
+                }
+            };
+            let mut waits = 0;
+            let mut pause = |attempt: u32| {
+                assert_eq!(attempt, 0, "a busy re-read was not expected");
+                waits += 1;
+                if let Some(mut f) = old.borrow_mut().take() {
+                    if over_ours {
+                        drop(f);
+                        f = File::options().write(true).open(&path).unwrap();
+                    }
+                    f.write_all(theirs.as_bytes()).unwrap();
+                }
+            };
+            take_notes();
+            run_with(&path, 60_000, &mut pause, &mut |_| {}, &mut before_rename, |_| Ok((set("d365fo.mine", "1"), ()))).unwrap();
+            let text = std::fs::read(&path).unwrap();
+            assert!(
+                matches!(PsfFile::parse_torn(&text), Ok(Parsed::Whole(_))),
+                "left torn ({over_ours}): {}",
+                String::from_utf8_lossy(&text)
+            );
+            let entries = Store::File(path.clone()).read().unwrap();
+            assert_eq!(entries.len(), 4, "{entries:?}");
+            assert!(crate::psf::lookup(&entries, "d365fo.mine").is_some(), "our change was lost ({over_ours})");
+            assert!(String::from_utf8_lossy(&text).contains("\"Value\": \"one\""), "PSFramework's change was lost ({over_ours})");
+            assert_eq!(waits, 1, "it waited for the late text {waits} times");
+            assert!(take_notes().iter().any(|n| n.verbose && n.message.contains("began writing")));
+        }
+        // An emptied file whose writer never writes: bounded, and our file stays.
+        let dir = fake_authority::scratch::tempdir();
+        let path = dir.path().join("psf_config.json");
+        std::fs::write(&path, foreign_file(3)).unwrap();
+        let old = File::options().write(true).open(&path).unwrap();
+        let started = std::time::Instant::now();
+        let mut pause = |_| std::thread::sleep(Duration::from_millis(20));
+        run_with(&path, 60_000, &mut pause, &mut |_| {}, &mut |_| old.set_len(0).unwrap(), |_| Ok((set("d365fo.mine", "1"), ()))).unwrap();
+        assert!(started.elapsed() < LATE_WAIT * 3, "{:?}", started.elapsed());
+        assert_eq!(Store::File(path).read().unwrap().len(), 4);
     }
 
     #[test]
@@ -1230,6 +1387,11 @@ mod tests {
         assert!(open_new(&planted).is_err(), "a dangling link was followed");
         assert!(!dir.path().join("nowhere").exists());
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        std::fs::remove_file(&planted).unwrap();
+        // A regular file, or a hard link to another file, planted under the name: never opened, never emptied.
+        std::fs::hard_link(&victim, &planted).unwrap();
+        assert_eq!(open_new(&planted).map(|_| ()).unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep", "the planted link's file was emptied");
         std::fs::remove_file(&planted).unwrap();
         // A stale temporary that cannot be removed (a folder by that name): a -Verbose note, and the write goes on.
         std::fs::create_dir_all(dir.path().join(".psf_config.json.7.d365fo-tmp/x")).unwrap();
