@@ -114,6 +114,52 @@ Describe 'The shared configuration file under a race with PSFramework' -Skip:(-n
     }
 }
 
+Describe 'A PSFramework write between our read and our rename' -Skip:(-not $script:ThirdPartyAtDiscovery) -Tag 'SkipReason:needs the unmodified d365fo.integrations 0.4.39 (../shared/third-party or D365FO_THIRD_PARTY)' {
+    # Deterministic, where the race above is left to chance: the test-hooks build holds our Add between its read
+    # and its check before the rename, the real d365fo.integrations writes the file in another process in that
+    # moment, then ours goes on. Without the check before the rename and the look at the replaced file after it
+    # (either one alone keeps it), the other write is lost.
+    It 'is merged: both configurations and the 200 unrelated settings are kept, in a valid file' {
+        $shared = New-SharedFolder
+        $hold = Join-Path $shared.Dir 'hold'
+        New-Item -ItemType Directory $hold | Out-Null
+        $hooks = New-TestHooksModuleCopy (Join-Path $shared.Dir 'module')
+        $psi = [Diagnostics.ProcessStartInfo]::new($PwshExe)
+        $ours = "Import-Module '$hooks'; Add-D365ODataConfig -Name ours1 -Tenant contoso.onmicrosoft.com -Url https://contoso.operations.dynamics.com -WarningAction SilentlyContinue; 'added'"
+        foreach ($a in @('-NoProfile', '-NonInteractive', '-EncodedCommand', [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($ours)))) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardOutput = $true
+        $psi.RedirectStandardError = $true
+        $psi.UseShellExecute = $false
+        $psi.Environment['HOME'] = $shared.Dir
+        $psi.Environment['XDG_CONFIG_HOME'] = Join-Path $shared.Dir '.config'
+        $psi.Environment['D365FO_TEST_STORE_HOLD'] = $hold
+        $psi.Environment.Remove('D365FO_CONFIG_FILE') | Out-Null
+        $p = [Diagnostics.Process]::Start($psi)
+        $out = $p.StandardOutput.ReadToEndAsync(); $err = $p.StandardError.ReadToEndAsync()
+        try {
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while (-not (Test-Path -LiteralPath (Join-Path $hold 'held')) -and -not $p.HasExited -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
+            Test-Path -LiteralPath (Join-Path $hold 'held') | Should -BeTrue -Because 'our Add was to stop before its rename'
+            $theirs = Invoke-ChildPwsh -Environment @{ HOME = $shared.Dir; XDG_CONFIG_HOME = (Join-Path $shared.Dir '.config'); D365FO_CONFIG_FILE = $null; PSModulePath = ($ThirdParty + [IO.Path]::PathSeparator + $env:PSModulePath) } -Command @'
+Import-Module d365fo.integrations
+d365fo.integrations\Add-D365ODataConfig -Name theirs1 -Tenant contoso.onmicrosoft.com -Url https://contoso.operations.dynamics.com -SystemUrl https://contoso.operations.dynamics.com -ClientId 11111111-2222-3333-4444-555555555555 -WarningAction SilentlyContinue
+'written'
+'@
+            $theirs.StdOut | Should -Match 'written' -Because $theirs.StdErr
+        } finally {
+            Set-Content -LiteralPath (Join-Path $hold 'go') -Value 1
+            if (-not $p.WaitForExit(60000)) { $p.Kill($true) }
+        }
+        $out.Result | Should -Match 'added' -Because $err.Result
+        $text = Get-Content -LiteralPath $shared.File -Raw
+        $items = @($text | ConvertFrom-Json -ErrorAction Stop)
+        $names = @($items | ForEach-Object FullName)
+        $names | Should -Contain 'd365fo.integrations.odata.theirs1.url' -Because 'the write d365fo.integrations made in that moment must stay'
+        $names | Should -Contain 'd365fo.integrations.odata.ours1.url'
+        @($names | Where-Object { $_ -like 'other.module.setting*' }).Count | Should -Be $Unrelated
+    }
+}
+
 Describe 'The shared configuration file is the user''s' {
     BeforeAll {
         function Invoke-Add([string] $Dir, [string] $Extra = '') {

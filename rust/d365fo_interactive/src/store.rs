@@ -152,7 +152,7 @@ fn backoff(attempt: u32) {
 
 fn with_real_options<R>(f: impl FnOnce(&mut Options) -> R) -> R {
     let mut pause = backoff;
-    let (mut before_compare, mut before_rename) = (|_| {}, |_| {});
+    let (mut before_compare, mut before_rename) = (test_hold, |_| {});
     f(&mut Options {
         busy_window: BUSY_WINDOW,
         lock_wait: LOCK_WAIT,
@@ -161,6 +161,25 @@ fn with_real_options<R>(f: impl FnOnce(&mut Options) -> R) -> R {
         before_rename: &mut before_rename,
     })
 }
+
+/// Test builds only: with `D365FO_TEST_STORE_HOLD` naming a folder, the first round of a write stops between its
+/// read and its check (it creates `held` there and waits, at most 60 s, for `go`), so that a Pester test can let
+/// the real PSFramework write the file in that moment.
+#[cfg(feature = "test-hooks")]
+fn test_hold(round: u32) {
+    let Some(dir) = std::env::var_os("D365FO_TEST_STORE_HOLD").map(PathBuf::from) else { return };
+    if round != 0 {
+        return;
+    }
+    let _ = fs::write(dir.join("held"), b"1");
+    let started = std::time::Instant::now();
+    while !dir.join("go").exists() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn test_hold(_round: u32) {}
 
 /// What identifies one version of a file: compared with the content right before the rename.
 #[derive(Debug, Clone, PartialEq, Eq)]
