@@ -237,6 +237,19 @@ fn still_as_seen(f: &File, seen: &Seen) -> bool {
     }
 }
 
+/// PSFramework's array in a file of ours that its writer wrote over without emptying it: from the start (its
+/// array, perhaps followed by our tail), or from where the file first differs from ours, when it begins with an
+/// array there (seen in the race tests: our first 1,024 bytes, then PSFramework's whole array; its writer began
+/// there, not at the start, in a file it had not emptied).
+fn their_array_in(now: &[u8], ours: &[u8]) -> Option<PsfFile> {
+    let same = now.iter().zip(ours).take_while(|(a, b)| a == b).count();
+    let array_at = |k: usize| now.get(k..).is_some_and(|r| r.starts_with(b"[") || r.starts_with(b"\xEF\xBB\xBF["));
+    [0, same].into_iter().filter(|&k| k == 0 || array_at(k)).find_map(|k| match PsfFile::parse_torn(&now[k..]) {
+        Ok(Parsed::Whole(file)) | Ok(Parsed::Torn { file, .. }) => Some(file),
+        Err(_) => None,
+    })
+}
+
 /// After our rename, when the file we had checked was emptied in the meantime: PSFramework's in-place write had
 /// begun (it empties the file, then opens it again and writes from the start without emptying it). Its text
 /// lands in the file we replaced (so its settings would be lost) or over the start of ours (leaving our tail
@@ -255,11 +268,9 @@ fn late_write(target: &Path, mut replaced: File, ours: &[u8], o: &mut Options) -
         }
         if let Ok(Seen { version: Some((_, now)) }) = Seen::now(target)
             && now != ours
+            && let Some(file) = their_array_in(&now, ours)
         {
-            match PsfFile::parse_torn(&now) {
-                Ok(Parsed::Whole(file)) | Ok(Parsed::Torn { file, .. }) => return Some(file),
-                Err(_) => {}
-            }
+            return Some(file);
         }
         if started.elapsed() >= LATE_WAIT {
             return None;
@@ -505,6 +516,10 @@ fn update_file_with<R>(path: &Path, o: &mut Options, change: impl FnOnce(&Entrie
         if let (Some(at), Some((_, bytes))) = (torn_at, &seen.version) {
             keep_damaged(&target, &dir, bytes, at);
         }
+        // Windows (and Wine) refuse to replace a file that is still open: there the handle is let go, and the look
+        // after the rename is not made (PSFramework keeps its settings in the registry there, not in this file).
+        #[cfg(not(unix))]
+        let replaced: Option<File> = replaced.and(None);
         (o.before_rename)(round);
         if let Err(e) = fs::rename(&tmp, &target) {
             discard(&tmp);
@@ -1132,14 +1147,17 @@ mod tests {
     /// lands in the file we replaced, or over the start of ours (our tail left after its array): both times what it
     /// meant to write is merged with our change at once, and the file is whole.
     #[test]
+    #[cfg(unix)]
     fn a_psframework_write_begun_right_before_our_rename_is_merged_wherever_its_text_lands() {
-        for over_ours in [false, true] {
+        // Where its text lands: in the file we replaced, over ours from the start, over ours from byte 1,024.
+        for landing in ["the old file", "over ours", "over ours from 1024"] {
+            let over_ours = landing != "the old file";
             let dir = fake_authority::scratch::tempdir();
             let path = dir.path().join("psf_config.json");
-            std::fs::write(&path, foreign_file(3)).unwrap();
-            // What PSFramework meant to write: the three it read, one of them changed; shorter than ours, so
+            std::fs::write(&path, foreign_file(20)).unwrap();
+            // What PSFramework meant to write: the twenty it read, one of them changed; shorter than ours, so
             // written over ours it leaves our tail behind.
-            let theirs = foreign_file(3).replace("\"Value\": \"1\"", "\"Value\": \"one\"");
+            let theirs = foreign_file(20).replace("\"Value\": \"1\"", "\"Value\": \"one\"");
             let old = std::cell::RefCell::new(Some(File::options().write(true).open(&path).unwrap()));
             let mut before_rename = |round: u32| {
                 if round == 0 {
@@ -1154,6 +1172,9 @@ mod tests {
                     if over_ours {
                         drop(f);
                         f = File::options().write(true).open(&path).unwrap();
+                        if landing.ends_with("1024") {
+                            f.seek(std::io::SeekFrom::Start(1024)).unwrap();
+                        }
                     }
                     f.write_all(theirs.as_bytes()).unwrap();
                 }
@@ -1163,13 +1184,13 @@ mod tests {
             let text = std::fs::read(&path).unwrap();
             assert!(
                 matches!(PsfFile::parse_torn(&text), Ok(Parsed::Whole(_))),
-                "left torn ({over_ours}): {}",
+                "left damaged ({landing}): {}",
                 String::from_utf8_lossy(&text)
             );
             let entries = Store::File(path.clone()).read().unwrap();
-            assert_eq!(entries.len(), 4, "{entries:?}");
-            assert!(crate::psf::lookup(&entries, "d365fo.mine").is_some(), "our change was lost ({over_ours})");
-            assert!(String::from_utf8_lossy(&text).contains("\"Value\": \"one\""), "PSFramework's change was lost ({over_ours})");
+            assert_eq!(entries.len(), 21, "{landing}: {entries:?}");
+            assert!(crate::psf::lookup(&entries, "d365fo.mine").is_some(), "our change was lost ({landing})");
+            assert!(String::from_utf8_lossy(&text).contains("\"Value\": \"one\""), "PSFramework's change was lost ({landing})");
             assert_eq!(waits, 1, "it waited for the late text {waits} times");
             assert!(take_notes().iter().any(|n| n.verbose && n.message.contains("began writing")));
         }
