@@ -30,7 +30,17 @@ function Invoke-ChildPwsh {
     foreach ($k in $Environment.Keys) {
         if ($null -eq $Environment[$k]) { $psi.Environment.Remove($k) | Out-Null } else { $psi.Environment[$k] = [string]$Environment[$k] }
     }
-    $p = [Diagnostics.Process]::Start($psi)
+    # Under Wine, starting a process fails now and then before the child runs anything ("Internal error", seen
+    # once in a CI run): a start that failed so is tried again, at most twice. Nothing of the test has run then.
+    $p = $null
+    foreach ($try in 1..3) {
+        try { $p = [Diagnostics.Process]::Start($psi); break }
+        catch {
+            $startFailed = $_.Exception -is [ComponentModel.Win32Exception] -or $_.Exception.InnerException -is [ComponentModel.Win32Exception]
+            if (-not ($IsWindows -and $startFailed) -or $try -eq 3) { throw }
+            Start-Sleep -Milliseconds 250
+        }
+    }
     $stdout = $p.StandardOutput.ReadToEndAsync()
     $stderr = $p.StandardError.ReadToEndAsync()
     $p.StandardInput.Close()
