@@ -114,7 +114,7 @@ Describe 'Signing in through the device-login page in Chromium' -Skip:$NoBrowser
 
     AfterAll {
         Stop-FakeAuthority $fa
-        if ($Xvfb) { try { $Xvfb.Process.Kill() } catch { } }
+        Stop-Xvfb $Xvfb
         foreach ($k in $savedEnv.Keys) { [Environment]::SetEnvironmentVariable($k, $savedEnv[$k]) }
     }
 

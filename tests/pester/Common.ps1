@@ -118,8 +118,16 @@ function Start-Xvfb {
     # A real X server for clipboard and browser tests; returns $null where Xvfb is not installed.
     if (-not (Get-Command Xvfb -ErrorAction SilentlyContinue)) { return $null }
     foreach ($n in 90..120) {
-        # A display whose socket or lock file exists belongs to another server (or a killed one): skip it.
-        if ((Test-Path "/tmp/.X11-unix/X$n") -or (Test-Path "/tmp/.X$n-lock")) { continue }
+        # A display whose lock file names a live process belongs to another server: skip it. A lock left by a
+        # server that is gone (killed, or a machine that ran the suite before) is stale: Xvfb takes such a display
+        # over itself. Skipping those too left no display at all after enough runs on one machine (31 stale locks),
+        # and every clipboard test then ran without a display.
+        if (Test-Path "/tmp/.X$n-lock") {
+            $owner = ((Get-Content -Raw "/tmp/.X$n-lock" -ErrorAction SilentlyContinue) ?? '').Trim()
+            if (-not ($owner -match '^\d+$') -or (Test-Path "/proc/$owner")) { continue }
+            Remove-Item -Force "/tmp/.X$n-lock", "/tmp/.X11-unix/X$n" -ErrorAction SilentlyContinue
+            if (Test-Path "/tmp/.X$n-lock") { continue }
+        } elseif (Test-Path "/tmp/.X11-unix/X$n") { continue }
         $p = Start-Process Xvfb -ArgumentList ":$n", '-nolisten', 'tcp', '-screen', '0', '1024x768x24' -PassThru -RedirectStandardError (Join-Path ([IO.Path]::GetTempPath()) "xvfb-$n.log")
         # The socket file exists from bind(), a moment before the server listens: a client connecting in that
         # moment is refused ("Can't open display"). Ready is when a client gets past the connection: xclip then
@@ -134,5 +142,12 @@ function Start-Xvfb {
         }
         try { $p.Kill() } catch { }
     }
-    $null
+    throw 'Start-Xvfb: no X display from :90 to :120 could be started (see xvfb-*.log in the temp folder).'
+}
+
+function Stop-Xvfb($x) {
+    # SIGTERM, so the server removes its lock and socket files (a kill -9 leaves them behind).
+    if (-not $x -or $x.Process.HasExited) { return }
+    & kill -TERM $x.Process.Id 2>$null
+    if (-not $x.Process.WaitForExit(5000)) { try { $x.Process.Kill() } catch { } }
 }

@@ -841,7 +841,7 @@ Describe 'The clipboard only ever receives the user code' -Skip:(-not (Get-Comma
     AfterAll {
         Stop-FakeAuthority $fa
         if ($script:owner -and -not $script:owner.HasExited) { try { $script:owner.Kill() } catch { } }
-        if ($x) { try { $x.Process.Kill() } catch { } }
+        Stop-Xvfb $x
     }
 
     It 'holds nothing but user codes, watched while sign-ins succeed and fail' {

@@ -400,7 +400,7 @@ Describe 'Clipboard and browser on a desktop (Xvfb)' -Skip:(-not (Get-Command Xv
     }
     AfterAll {
         Stop-FakeAuthority $fa
-        if ($x) { try { $x.Process.Kill() } catch { } }
+        Stop-Xvfb $x
         $env:DISPLAY = $null; $env:BROWSER = $null; $env:D365FO_NO_BROWSER = '1'
     }
 
@@ -409,9 +409,10 @@ Describe 'Clipboard and browser on a desktop (Xvfb)' -Skip:(-not (Get-Command Xv
         $r.Output[0] | Should -Match '^Bearer '
         ($r.Information -join "`n") -match 'enter the code ([A-Z0-9-]+)' | Should -BeTrue
         $code = $Matches[1]
-        ($r.Information -join "`n") | Should -Match 'The code is on your clipboard\.'
-        $clip = & timeout 5 xclip -o -selection clipboard
+        $info = $r.Information -join "`n"
+        $info | Should -Match 'The code is on your clipboard\.' -Because "the cmdlet said: $info"
         $code | Should -Not -BeNullOrEmpty
+        $clip = & timeout 5 xclip -o -selection clipboard
         $clip | Should -BeExactly $code
     }
 
