@@ -577,3 +577,117 @@ fn the_fake_clock_ends_a_long_wait_at_expiry_without_real_waiting() {
     let ticks = o.events.iter().filter(|e| e["event"] == "tick").count();
     assert_eq!(ticks, 901);
 }
+
+// The rest of the fault matrix that Reliability.Tests.ps1 used to walk through PowerShell one real-time sign-in
+// at a time (it now keeps one end-to-end case per fault class): every wait here runs on the fake clock where the
+// client waits, so the Retry-After and interval rules are checked exactly and without sleeping.
+
+#[test]
+fn a_503_with_retry_after_waits_that_long_on_the_fake_clock() {
+    // on the fake clock the polls come at once in real time: the authority's loop detection would refuse them
+    let fa = start(|o| {
+        o.retry_after = 7;
+        o.loop_detection = false;
+    });
+    let clock = FakeClock::new();
+    let o = run_with(&request(&fa, "transient-503-retry-after.scenario.test", "v1", json!({})), &clock, &CancelToken::new());
+    assert!(o.result.is_ok(), "{:?}", o.result.as_ref().err());
+    assert_eq!(token_polls(&fa).len(), 2);
+    // the interval (1) before the first poll, then the 7 s the 503 asked for, not the interval
+    assert_eq!(clock.elapsed(), Duration::from_secs(8));
+    assert!(
+        o.events.iter().any(|e| e["event"] == "log" && e["message"].as_str().unwrap().contains("trying again in 7 s")),
+        "{:?}",
+        o.events
+    );
+    assert_no_secrets(&fa, &o);
+}
+
+#[test]
+fn a_429_with_retry_after_waits_that_long_on_the_fake_clock() {
+    // on the fake clock the polls come at once in real time: the authority's loop detection would refuse them
+    let fa = start(|o| {
+        o.retry_after = 7;
+        o.loop_detection = false;
+    });
+    let clock = FakeClock::new();
+    let o = run_with(&request(&fa, "transient-429.scenario.test", "v2", json!({})), &clock, &CancelToken::new());
+    assert!(o.result.is_ok(), "{:?}", o.result.as_ref().err());
+    assert_eq!(token_polls(&fa).len(), 2);
+    assert_eq!(clock.elapsed(), Duration::from_secs(8));
+}
+
+#[test]
+fn a_429_and_a_503_without_retry_after_wait_the_interval_on_the_fake_clock() {
+    for tenant in ["transient-429-no-retry-after.scenario.test", "transient-503.scenario.test"] {
+        let fa = start(|o| {
+            o.interval = 3;
+            o.loop_detection = false;
+        });
+        let clock = FakeClock::new();
+        let o = run_with(&request(&fa, tenant, "v1", json!({})), &clock, &CancelToken::new());
+        assert!(o.result.is_ok(), "{tenant}: {:?}", o.result.as_ref().err());
+        assert_eq!(token_polls(&fa).len(), 2, "{tenant}");
+        assert_eq!(clock.elapsed(), Duration::from_secs(6), "{tenant}: interval, then the interval again");
+        assert!(
+            o.events.iter().any(|e| e["event"] == "log" && e["message"].as_str().unwrap().contains("trying again in 3 s")),
+            "{tenant}: {:?}",
+            o.events
+        );
+    }
+}
+
+#[test]
+fn a_503_or_429_at_the_device_code_request_is_not_retried() {
+    let fa = start(|_| {});
+    for (tenant, status) in [("dc-transient-503.scenario.test", "HTTP 503"), ("dc-transient-429.scenario.test", "HTTP 429")] {
+        fa.clear_log();
+        let clock = FakeClock::new();
+        let o = run_with(&request(&fa, tenant, "v1", json!({})), &clock, &CancelToken::new());
+        let e = err(&o);
+        assert_eq!(e.code, Code::ProtocolError, "{tenant}");
+        assert!(e.message.contains(status) && e.message.contains("not valid JSON"), "{tenant}: {}", e.message);
+        assert_eq!(fa.log().iter().filter(|l| l["endpoint"] == "devicecode").count(), 1, "{tenant}: asked once");
+        assert_eq!(clock.elapsed(), Duration::ZERO, "{tenant}: no wait");
+    }
+}
+
+#[test]
+fn a_huge_device_code_body_is_cut_off_with_a_clear_error() {
+    let fa = start(|_| {});
+    let o = run(&request(&fa, "dc-huge-body.scenario.test", "v1", json!({})));
+    let e = err(&o);
+    assert_eq!(e.code, Code::ProtocolError);
+    assert!(e.message.contains("too large (more than 4 MiB)"), "{}", e.message);
+    assert!(o.took < Duration::from_secs(10));
+}
+
+#[test]
+fn a_token_answer_that_never_ends_is_retried_after_the_http_timeout() {
+    let fa = start(|_| {});
+    let o = run(&request(&fa, "endless-body.scenario.test", "v1", json!({"http_timeout_secs": 2})));
+    assert!(o.result.is_ok(), "{:?}", o.result.as_ref().err());
+    assert_eq!(token_polls(&fa).len(), 2);
+    assert!(
+        o.events.iter().any(|e| e["event"] == "log" && e["message"].as_str().unwrap().contains("did not answer in time")),
+        "{:?}",
+        o.events
+    );
+    assert_no_secrets(&fa, &o);
+}
+
+#[test]
+fn a_slow_token_answer_within_the_http_timeout_still_works() {
+    let fa = start(|o| o.delay_secs = 1.0);
+    let o = run(&request(&fa, "slow-response.scenario.test", "v1", json!({})));
+    assert!(o.result.is_ok(), "{:?}", o.result.as_ref().err());
+}
+
+#[test]
+fn an_unknown_tenant_is_an_authority_error_naming_aadsts90002() {
+    let fa = start(|_| {});
+    let o = run(&request(&fa, "no-such-tenant.scenario.test", "v2", json!({})));
+    let e = err(&o);
+    assert_eq!(e.code, Code::AuthorityError);
+    assert_eq!(e.details["aadsts"], "AADSTS90002");
+}
