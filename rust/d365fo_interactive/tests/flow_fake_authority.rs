@@ -583,38 +583,26 @@ fn the_fake_clock_ends_a_long_wait_at_expiry_without_real_waiting() {
 // client waits, so the Retry-After and interval rules are checked exactly and without sleeping.
 
 #[test]
-fn a_503_with_retry_after_waits_that_long_on_the_fake_clock() {
-    // on the fake clock the polls come at once in real time: the authority's loop detection would refuse them
-    let fa = start(|o| {
-        o.retry_after = 7;
-        o.loop_detection = false;
-    });
-    let clock = FakeClock::new();
-    let o = run_with(&request(&fa, "transient-503-retry-after.scenario.test", "v1", json!({})), &clock, &CancelToken::new());
-    assert!(o.result.is_ok(), "{:?}", o.result.as_ref().err());
-    assert_eq!(token_polls(&fa).len(), 2);
-    // the interval (1) before the first poll, then the 7 s the 503 asked for, not the interval
-    assert_eq!(clock.elapsed(), Duration::from_secs(8));
-    assert!(
-        o.events.iter().any(|e| e["event"] == "log" && e["message"].as_str().unwrap().contains("trying again in 7 s")),
-        "{:?}",
-        o.events
-    );
-    assert_no_secrets(&fa, &o);
-}
-
-#[test]
-fn a_429_with_retry_after_waits_that_long_on_the_fake_clock() {
-    // on the fake clock the polls come at once in real time: the authority's loop detection would refuse them
-    let fa = start(|o| {
-        o.retry_after = 7;
-        o.loop_detection = false;
-    });
-    let clock = FakeClock::new();
-    let o = run_with(&request(&fa, "transient-429.scenario.test", "v2", json!({})), &clock, &CancelToken::new());
-    assert!(o.result.is_ok(), "{:?}", o.result.as_ref().err());
-    assert_eq!(token_polls(&fa).len(), 2);
-    assert_eq!(clock.elapsed(), Duration::from_secs(8));
+fn a_503_and_a_429_with_retry_after_wait_that_long_on_the_fake_clock() {
+    for (tenant, endpoint) in [("transient-503-retry-after.scenario.test", "v1"), ("transient-429.scenario.test", "v2")] {
+        // on the fake clock the polls come at once in real time: the authority's loop detection would refuse them
+        let fa = start(|o| {
+            o.retry_after = 7;
+            o.loop_detection = false;
+        });
+        let clock = FakeClock::new();
+        let o = run_with(&request(&fa, tenant, endpoint, json!({})), &clock, &CancelToken::new());
+        assert!(o.result.is_ok(), "{tenant}: {:?}", o.result.as_ref().err());
+        assert_eq!(token_polls(&fa).len(), 2, "{tenant}");
+        // the interval (1) before the first poll, then the 7 s the answer asked for, not the interval
+        assert_eq!(clock.elapsed(), Duration::from_secs(8), "{tenant}");
+        assert!(
+            o.events.iter().any(|e| e["event"] == "log" && e["message"].as_str().unwrap().contains("trying again in 7 s")),
+            "{tenant}: {:?}",
+            o.events
+        );
+        assert_no_secrets(&fa, &o);
+    }
 }
 
 #[test]
